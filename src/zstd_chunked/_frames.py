@@ -1,0 +1,230 @@
+"""Ordered, parallel frame output for the writer.
+
+The writer cuts the tar stream into frames (header runs and file chunks). This
+module compresses them on the native worker pool in batches, writes the results
+to the output in input order, and reports each frame's blob offsets back
+through a callback. While one batch compresses (GIL released), the caller
+prepares the next one.
+
+Frames larger than :data:`MAX_ONESHOT_FRAME` are not held in memory: the
+pipeline is drained and the frame is streamed through a single compressor in
+fixed-size pieces, so memory stays bounded and the bytes do not depend on how
+the input arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import BinaryIO, Callable, Optional
+
+from ._native import CompressPool, FrameStreamCompressor
+
+#: Frames up to this size are compressed in one shot on the pool.
+MAX_ONESHOT_FRAME = 8 << 20
+#: Longer frames are fed to a streaming compressor in pieces of exactly this size.
+STREAM_PIECE = 1 << 20
+#: Work handed to the pool at once (the pool runs one batch while the next is built).
+BATCH_BYTES = 8 << 20
+BATCH_FRAMES = 4096
+
+OffsetCallback = Callable[[int, int], None]
+_ZEROS = bytes(MAX_ONESHOT_FRAME)
+
+
+class BlobSink:
+    """Counts, hashes and writes the output blob."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._sha = hashlib.sha256()
+        self.offset = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        n = len(data)
+        if not n:
+            return
+        self._sha.update(data)
+        view = memoryview(data)
+        while view:
+            written = self._out.write(view)
+            if written is None:  # a raw stream that would block; treat as fully written by BufferedWriter
+                written = len(view)
+            if written <= 0:
+                raise OSError("output stream accepted no bytes")
+            view = view[written:]
+        self.offset += n
+
+    def digest(self) -> str:
+        return "sha256:" + self._sha.hexdigest()
+
+
+class FrameWriter:
+    """Compress frames in order and write them to a :class:`BlobSink`."""
+
+    def __init__(self, sink: BlobSink, *, level: int, threads: int,
+                 after_batch: Optional[Callable[[], None]] = None) -> None:
+        self.sink = sink
+        self._after_batch = after_batch
+        self.level = level
+        self._pool = CompressPool(threads, level)
+        self._pending: list[bytes | bytearray | memoryview] = []
+        self._pending_cbs: list[Optional[OffsetCallback]] = []
+        self._pending_bytes = 0
+        self._inflight_cbs: list[Optional[OffsetCallback]] | None = None
+        self._inflight_refs: list[bytes | bytearray | memoryview] = []
+        self.frames_written = 0
+
+    def add(self, data: bytes | bytearray | memoryview, on_offsets: Optional[OffsetCallback] = None) -> None:
+        """Queue one frame (``data`` must stay unchanged until it is written)."""
+        if not len(data):
+            return  # the reference never writes an empty frame
+        self._pending.append(data)
+        self._pending_cbs.append(on_offsets)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= BATCH_BYTES or len(self._pending) >= BATCH_FRAMES:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        if self._inflight_cbs is not None:
+            self._collect()
+        if self._pending:
+            self._pool.submit(self._pending)
+            self._inflight_cbs = self._pending_cbs
+            self._inflight_refs = self._pending
+            self._pending, self._pending_cbs, self._pending_bytes = [], [], 0
+
+    def _collect(self) -> None:
+        outputs = self._pool.wait()
+        callbacks = self._inflight_cbs or []
+        self._inflight_cbs = None
+        self._inflight_refs = []
+        for out, callback in zip(outputs, callbacks):
+            start = self.sink.offset
+            self.sink.write(out)
+            self.frames_written += 1
+            if callback is not None:
+                callback(start, self.sink.offset)
+        if self._after_batch is not None:
+            self._after_batch()
+
+    def flush(self) -> None:
+        """Write every queued frame."""
+        self._rotate()
+        if self._inflight_cbs is not None:
+            self._collect()
+
+    def stream(self) -> "StreamedFrame":
+        """Drain the queue and open a frame that is written as it is compressed."""
+        self.flush()
+        return StreamedFrame(self)
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pending, self._pending_cbs, self._inflight_refs = [], [], []
+
+    def __enter__(self) -> "FrameWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StreamedFrame:
+    """One long frame compressed incrementally and written straight to the sink."""
+
+    def __init__(self, writer: FrameWriter) -> None:
+        self._writer = writer
+        self._cs = FrameStreamCompressor(writer.level)
+        self.start = writer.sink.offset
+        self._carry = bytearray()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self._carry += data
+        if len(self._carry) >= STREAM_PIECE:
+            whole = len(self._carry) - len(self._carry) % STREAM_PIECE
+            view = memoryview(self._carry)
+            for pos in range(0, whole, STREAM_PIECE):
+                self._writer.sink.write(self._cs.compress(view[pos:pos + STREAM_PIECE]))
+            view.release()
+            del self._carry[:whole]
+
+    def end(self) -> int:
+        """Finish the frame; returns its end offset."""
+        try:
+            if self._carry:
+                self._writer.sink.write(self._cs.compress(self._carry))
+            self._writer.sink.write(self._cs.end())
+            self._writer.frames_written += 1
+        finally:
+            self._cs.close()
+        return self._writer.sink.offset
+
+    def abort(self) -> None:
+        self._cs.close()
+
+
+class OpenFrame:
+    """Bytes collected for one frame; spills into a :class:`StreamedFrame` when large.
+
+    ``hash_chunks`` keeps a running sha256 of everything appended (only used
+    when the frame is streamed: one-shot frames are hashed from their buffer).
+    """
+
+    def __init__(self, writer: FrameWriter) -> None:
+        self._writer = writer
+        self.buf = bytearray()
+        self.size = 0
+        self._stream: StreamedFrame | None = None
+        self._sha: "hashlib._Hash | None" = None
+
+    def append(self, data: bytes | bytearray | memoryview) -> None:
+        n = len(data)
+        if not n:
+            return
+        self.size += n
+        if self._stream is not None:
+            assert self._sha is not None
+            self._sha.update(data)
+            self._stream.feed(data)
+            return
+        self.buf += data
+        if len(self.buf) > MAX_ONESHOT_FRAME:
+            self._stream = self._writer.stream()
+            self._sha = hashlib.sha256(self.buf)
+            self._stream.feed(self.buf)
+            self.buf = bytearray()
+
+    def append_zeros(self, n: int) -> None:
+        while n > 0:
+            step = min(n, len(_ZEROS))
+            self.append(memoryview(_ZEROS)[:step])
+            n -= step
+
+    def close(self, on_offsets: Optional[OffsetCallback], want_digest: bool) -> str:
+        """Emit the frame. Returns the sha256 digest of its content when asked for."""
+        digest = ""
+        if self._stream is not None:
+            assert self._sha is not None
+            start = self._stream.start
+            end = self._stream.end()
+            digest = "sha256:" + self._sha.hexdigest()
+            self._stream = None
+            if on_offsets is not None:
+                on_offsets(start, end)
+        elif self.size:
+            if want_digest:
+                digest = "sha256:" + hashlib.sha256(self.buf).hexdigest()
+            self._writer.add(self.buf, on_offsets)
+        self.buf = bytearray()
+        self.size = 0
+        return digest
+
+    def abort(self) -> None:
+        if self._stream is not None:
+            self._stream.abort()
+            self._stream = None
+
+
+def zeros_view(n: int) -> memoryview:
+    """A read-only view of ``n`` zero bytes (``n`` <= MAX_ONESHOT_FRAME)."""
+    return memoryview(_ZEROS)[:n]

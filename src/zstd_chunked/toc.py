@@ -1,0 +1,426 @@
+"""The TOC ("manifest"): entry model, Go-identical serialization, and strict parsing.
+
+Writing follows containers/storage ``minimal.FileMetadata`` marshalled by
+json-iterator in standard-library mode: fixed key order, ``omitempty`` on every
+field but ``type`` and ``name``, HTML-escaped strings, xattr maps with sorted
+keys, times in RFC 3339 (always UTC here).
+
+Parsing follows ``unmarshalToc`` (keys matched case-insensitively, unknown keys
+ignored, the last duplicate wins, nothing but whitespace after the object) and
+adds the checks upstream lacks: types of every value, ranges of integers,
+digest syntax, chunk layout.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+from . import format as fmt
+from .errors import FormatError, LimitExceededError, UnsupportedTarError
+from .gojson import go_time_rfc3339nano, jsoniter_string, parse_rfc3339
+
+if TYPE_CHECKING:
+    from .tarstream import TarHeader
+
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+_DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})\Z")
+_SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+#: Go's zero time, which old writers used for "no time".
+GO_ZERO_TIME = (-62135596800, 0)
+
+
+@dataclass
+class TocEntry:
+    """One TOC entry, with the Go field names spelt in Python style.
+
+    Times are kept as the RFC 3339 text found in (or written to) the TOC; use
+    :meth:`mtime` and friends for ``(seconds, nanoseconds)``.
+    """
+
+    type: str
+    name: str
+    linkname: str = ""
+    mode: int = 0
+    size: int = 0
+    uid: int = 0
+    gid: int = 0
+    modtime: str | None = None
+    accesstime: str | None = None
+    changetime: str | None = None
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+    offset: int = 0
+    end_offset: int = 0
+    chunk_size: int = 0
+    chunk_offset: int = 0
+    chunk_digest: str = ""
+    chunk_type: str = ""
+
+    def mtime(self) -> tuple[int, int] | None:
+        return _time_or_none(self.modtime)
+
+    def atime(self) -> tuple[int, int] | None:
+        return _time_or_none(self.accesstime)
+
+    def ctime(self) -> tuple[int, int] | None:
+        return _time_or_none(self.changetime)
+
+    def to_json(self) -> str:
+        """The entry as json-iterator writes ``minimal.FileMetadata``."""
+        out = ['{"type":', jsoniter_string(self.type), ',"name":', jsoniter_string(self.name)]
+        if self.linkname:
+            out += [',"linkName":', jsoniter_string(self.linkname)]
+        _int(out, "mode", self.mode)
+        _int(out, "size", self.size)
+        _int(out, "uid", self.uid)
+        _int(out, "gid", self.gid)
+        for key, value in (("modtime", self.modtime), ("accesstime", self.accesstime),
+                           ("changetime", self.changetime)):
+            if value is not None:
+                out += [',"', key, '":"', value, '"']
+        _int(out, "devMajor", self.devmajor)
+        _int(out, "devMinor", self.devminor)
+        if self.xattrs:
+            items = sorted(self.xattrs.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
+            out.append(',"xattrs":{')
+            out.append(",".join(jsoniter_string(k) + ":" + jsoniter_string(v) for k, v in items))
+            out.append("}")
+        if self.digest:
+            out += [',"digest":', jsoniter_string(self.digest)]
+        _int(out, "offset", self.offset)
+        _int(out, "endOffset", self.end_offset)
+        _int(out, "chunkSize", self.chunk_size)
+        _int(out, "chunkOffset", self.chunk_offset)
+        if self.chunk_digest:
+            out += [',"chunkDigest":', jsoniter_string(self.chunk_digest)]
+        if self.chunk_type:
+            out += [',"chunkType":', jsoniter_string(self.chunk_type)]
+        out.append("}")
+        return "".join(out)
+
+
+def _int(out: list[str], key: str, value: int) -> None:
+    if value:
+        out += [',"', key, '":', str(value)]
+
+
+def _time_or_none(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    value = parse_rfc3339(text)
+    if value == GO_ZERO_TIME:
+        return None
+    return value
+
+
+def toc_json_prefix() -> str:
+    """The bytes that open a TOC object, before the first entry."""
+    return '{"version":%d,"entries":' % fmt.TOC_VERSION
+
+
+def toc_json(entry_texts: list[str], tarsplit_digest: str) -> bytes:
+    """Assemble the TOC document from already serialized entries."""
+    entries = "[" + ",".join(entry_texts) + "]" if entry_texts else "null"
+    tail = ',"tarSplitDigest":' + jsoniter_string(tarsplit_digest) if tarsplit_digest else ""
+    return (toc_json_prefix() + entries + tail + "}").encode("utf-8", "surrogateescape")
+
+
+# --------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass
+class Toc:
+    """A decoded TOC."""
+
+    version: int
+    entries: list[TocEntry]
+    tarsplit_digest: str = ""
+
+    def files(self) -> Iterator[TocEntry]:
+        """Every entry that is not a ``chunk`` continuation."""
+        return (e for e in self.entries if e.type != fmt.TYPE_CHUNK)
+
+
+_STR_FIELDS = {
+    "type": "type", "name": "name", "linkname": "linkname", "digest": "digest",
+    "chunkdigest": "chunk_digest", "chunktype": "chunk_type",
+}
+_INT_FIELDS = {
+    "mode": "mode", "size": "size", "uid": "uid", "gid": "gid", "devmajor": "devmajor",
+    "devminor": "devminor", "offset": "offset", "endoffset": "end_offset",
+    "chunksize": "chunk_size", "chunkoffset": "chunk_offset",
+}
+_TIME_FIELDS = {"modtime": "modtime", "accesstime": "accesstime", "changetime": "changetime"}
+
+
+def _reject_constant(name: str) -> Any:
+    raise FormatError(f"TOC: invalid JSON value {name}")
+
+
+def parse_toc(data: bytes, *, max_entries: int = 50_000_000) -> Toc:
+    """Decode TOC JSON bytes strictly. Raises :class:`FormatError` on anything malformed."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"TOC: not valid UTF-8 at byte {exc.start}") from None
+    try:
+        # Field names match case-insensitively and the last duplicate wins (as unmarshalToc);
+        # xattr maps keep their keys as written (they are data, not field names).
+        doc = json.loads(text, object_pairs_hook=_CaseHook(), parse_constant=_reject_constant)
+    except FormatError:
+        raise
+    except RecursionError:
+        raise FormatError("TOC: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise FormatError(f"TOC: invalid JSON: {exc}") from None
+    if not isinstance(doc, _CaseDict):
+        raise FormatError("TOC: top level is not a JSON object")
+    version = doc.get("version", 0)
+    if not _is_int(version):
+        raise FormatError("TOC: 'version' is not an integer")
+    raw_entries = doc.get("entries")
+    if raw_entries is None:
+        raw_entries = []
+    if not isinstance(raw_entries, list):
+        raise FormatError("TOC: 'entries' is not an array")
+    if len(raw_entries) > max_entries:
+        raise LimitExceededError(f"TOC: {len(raw_entries)} entries exceed the limit of {max_entries}")
+    tarsplit_digest = doc.get("tarsplitdigest", "")
+    if tarsplit_digest is None:
+        tarsplit_digest = ""
+    if not isinstance(tarsplit_digest, str):
+        raise FormatError("TOC: 'tarSplitDigest' is not a string")
+    if tarsplit_digest and not _DIGEST_RE.match(tarsplit_digest):
+        raise FormatError(f"TOC: invalid tarSplitDigest {tarsplit_digest!r}")
+    entries = [_entry_from_obj(obj, i) for i, obj in enumerate(raw_entries)]
+    return Toc(version=int(version), entries=entries, tarsplit_digest=tarsplit_digest)
+
+
+class _CaseDict(dict):  # type: ignore[type-arg]
+    """A JSON object as decoded: lowercased keys, plus the original pairs for xattr maps."""
+
+    original: list[tuple[str, Any]]
+
+
+class _CaseHook:
+    def __call__(self, pairs: list[tuple[str, Any]]) -> _CaseDict:
+        out = _CaseDict()
+        for key, value in pairs:
+            out[key.lower()] = value
+        out.original = pairs
+        return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry_from_obj(obj: Any, index: int) -> TocEntry:
+    if not isinstance(obj, _CaseDict):
+        raise FormatError(f"TOC entry {index}: not a JSON object")
+    entry = TocEntry(type="", name="")
+    for key, value in obj.items():
+        if value is None:
+            continue  # Go leaves the zero value for null
+        if key in _STR_FIELDS:
+            if not isinstance(value, str):
+                raise FormatError(f"TOC entry {index}: {key!r} is not a string")
+            setattr(entry, _STR_FIELDS[key], value)
+        elif key in _INT_FIELDS:
+            if not _is_int(value) or not _INT64_MIN <= value <= _INT64_MAX:
+                raise FormatError(f"TOC entry {index}: {key!r} is not a 64-bit integer")
+            setattr(entry, _INT_FIELDS[key], value)
+        elif key in _TIME_FIELDS:
+            if not isinstance(value, str):
+                raise FormatError(f"TOC entry {index}: {key!r} is not a time string")
+            try:
+                parse_rfc3339(value)
+            except FormatError as exc:
+                raise FormatError(f"TOC entry {index}: {key!r}: {exc}") from None
+            setattr(entry, _TIME_FIELDS[key], value)
+        elif key == "xattrs":
+            if not isinstance(value, _CaseDict):
+                raise FormatError(f"TOC entry {index}: 'xattrs' is not an object")
+            xattrs: dict[str, str] = {}
+            for xkey, xvalue in value.original:
+                if not isinstance(xvalue, str):
+                    raise FormatError(f"TOC entry {index}: xattr {xkey!r} is not a string")
+                xattrs[xkey] = xvalue
+            entry.xattrs = xattrs
+    _validate_entry(entry, index)
+    return entry
+
+
+def _validate_entry(entry: TocEntry, index: int) -> None:
+    where = f"TOC entry {index} ({entry.name!r})"
+    if entry.type not in fmt.ENTRY_TYPES:
+        raise FormatError(f"{where}: unknown type {entry.type!r}")
+    if not entry.name:
+        raise FormatError(f"{where}: empty name")
+    if "\x00" in entry.name or "\x00" in entry.linkname:
+        raise FormatError(f"{where}: NUL byte in a name")
+    for label, value in (("size", entry.size), ("offset", entry.offset), ("endOffset", entry.end_offset),
+                         ("chunkSize", entry.chunk_size), ("chunkOffset", entry.chunk_offset)):
+        if value < 0:
+            raise FormatError(f"{where}: negative {label}")
+    for label, digest in (("digest", entry.digest), ("chunkDigest", entry.chunk_digest)):
+        if digest and not _DIGEST_RE.match(digest):
+            raise FormatError(f"{where}: invalid {label} {digest!r}")
+
+
+# --------------------------------------------------------------------------
+# Regular files with their chunks (mergeTocEntries)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of a regular file: a run of whole frames in the blob."""
+
+    file_offset: int  # uncompressed offset in the file
+    size: int  # uncompressed length
+    offset: int  # compressed start in the blob
+    end: int  # compressed end in the blob
+    digest: str  # sha256 of the uncompressed bytes ("" when the file has one chunk)
+    zeros: bool
+
+
+@dataclass
+class FileRecord:
+    """A regular file with its chunk list, as a reader uses it."""
+
+    entry: TocEntry
+    chunks: list[Chunk]
+
+
+def merge_files(toc: Toc, data_end: int) -> dict[str, FileRecord]:
+    """Group ``reg`` entries with their ``chunk`` entries and check the layout.
+
+    ``data_end`` is the blob offset where the TOC's skippable frame starts: no
+    payload may reach past it. Raises :class:`FormatError` for a chunk without a
+    regular file, chunks that do not add up to the size, overlapping or
+    out-of-range offsets, and duplicate names.
+    """
+    files: dict[str, FileRecord] = {}
+    seen: set[str] = set()
+    current: TocEntry | None = None
+    parts: list[TocEntry] = []
+
+    def finish() -> None:
+        if current is not None:
+            files[current.name] = FileRecord(current, _build_chunks(current, parts, data_end))
+
+    for index, entry in enumerate(toc.entries):
+        if entry.type == fmt.TYPE_CHUNK:
+            if current is None or entry.name != current.name:
+                raise FormatError(f"TOC entry {index}: chunk {entry.name!r} without its regular file")
+            parts.append(entry)
+            continue
+        finish()
+        current, parts = None, []
+        if entry.name in seen:
+            raise FormatError(f"TOC: duplicate entry {entry.name!r}")
+        seen.add(entry.name)
+        if entry.type == fmt.TYPE_REG:
+            current, parts = entry, [entry]
+    finish()
+    return files
+
+
+def _build_chunks(entry: TocEntry, parts: list[TocEntry], data_end: int) -> list[Chunk]:
+    where = f"TOC file {entry.name!r}"
+    if entry.size == 0:
+        if len(parts) > 1 or entry.digest not in ("", fmt.EMPTY_SHA256):
+            raise FormatError(f"{where}: empty file with content")
+        return []
+    if not entry.digest:
+        raise FormatError(f"{where}: regular file without digest")
+    if entry.end_offset <= entry.offset or entry.offset <= 0:
+        raise FormatError(f"{where}: invalid range {entry.offset}..{entry.end_offset}")
+    if entry.end_offset > data_end:
+        raise FormatError(f"{where}: data range ends at {entry.end_offset}, past the payload end {data_end}")
+    if len(parts) == 1:
+        return [Chunk(0, entry.size, entry.offset, entry.end_offset, entry.chunk_digest, entry.chunk_type == fmt.CHUNK_TYPE_ZEROS)]
+    chunks: list[Chunk] = []
+    expected_file_offset = 0
+    for i, part in enumerate(parts):
+        end = parts[i + 1].offset if i + 1 < len(parts) else entry.end_offset
+        if part.chunk_offset != expected_file_offset:
+            raise FormatError(f"{where}: chunk {i} at file offset {part.chunk_offset}, expected {expected_file_offset}")
+        if part.chunk_size <= 0:
+            raise FormatError(f"{where}: chunk {i} has no size")
+        if not part.offset or end <= part.offset:
+            raise FormatError(f"{where}: chunk {i} has an empty or reversed range {part.offset}..{end}")
+        if not part.chunk_digest:
+            raise FormatError(f"{where}: chunk {i} has no chunkDigest")
+        chunks.append(Chunk(part.chunk_offset, part.chunk_size, part.offset, end, part.chunk_digest,
+                            part.chunk_type == fmt.CHUNK_TYPE_ZEROS))
+        expected_file_offset += part.chunk_size
+    if expected_file_offset != entry.size:
+        raise FormatError(f"{where}: chunks add up to {expected_file_offset} bytes, size is {entry.size}")
+    if chunks[0].offset != entry.offset:
+        raise FormatError(f"{where}: first chunk does not start at the file's offset")
+    return chunks
+
+
+def digest_is_sha256(value: str) -> bool:
+    return bool(_SHA256_RE.match(value))
+
+
+# --------------------------------------------------------------------------
+# From a tar header (minimal.NewFileMetadata)
+
+
+def _utf8_or_refuse(value: str, what: str, name: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsupportedTarError(
+            f"{what} of {name!r} is not valid UTF-8; the TOC cannot represent it faithfully "
+            "(the reference writer would produce a layer its own reader rejects)"
+        ) from None
+    return value
+
+
+def _go_time(value: tuple[int, int] | None) -> str | None:
+    if value is None or value == GO_ZERO_TIME:
+        return None
+    return go_time_rfc3339nano(value[0], value[1])
+
+
+def entry_from_header(hdr: TarHeader) -> TocEntry:
+    """The TOC entry the reference writes for a tar header (without digests and offsets).
+
+    Raises :class:`UnsupportedTarError` for entry types outside the TOC's set and
+    for names that are not UTF-8.
+    """
+    toc_type = fmt.TAR_TYPES.get(hdr.typeflag)
+    if toc_type is None:
+        raise UnsupportedTarError(f"unsupported tar entry type {hdr.typeflag!r} for {hdr.name!r}")
+    name = _utf8_or_refuse(hdr.name, "name", hdr.name)
+    linkname = _utf8_or_refuse(hdr.linkname, "link target", hdr.name)
+    xattrs: dict[str, str] = {}
+    for key, value in hdr.xattrs().items():
+        xattrs[_utf8_or_refuse(key, "xattr name", hdr.name)] = base64.b64encode(value).decode("ascii")
+    return TocEntry(
+        type=toc_type,
+        name=name,
+        linkname=linkname,
+        mode=hdr.mode,
+        size=hdr.size,
+        uid=hdr.uid,
+        gid=hdr.gid,
+        modtime=_go_time(hdr.mtime),
+        accesstime=_go_time(hdr.atime),
+        changetime=_go_time(hdr.ctime),
+        devmajor=hdr.devmajor,
+        devminor=hdr.devminor,
+        xattrs=xattrs,
+    )

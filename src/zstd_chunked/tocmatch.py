@@ -1,0 +1,71 @@
+"""Check that the TOC and the tar-split describe the same entries (ensureTOCMatchesTarSplit).
+
+The TOC is authenticated by the layer's TOC digest and the tar-split by the
+TOC's ``tarSplitDigest``; this check makes sure they also agree, so a partial
+pull (TOC) and a tar rebuild (tar-split) yield the same files and metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from . import format as fmt
+from .errors import FormatError
+from .gojson import parse_rfc3339
+from .tarstream import TarHeader, iterate_headers
+from .toc import GO_ZERO_TIME, Toc, TocEntry, entry_from_header
+
+_FIELDS = ("type", "linkname", "mode", "size", "uid", "gid", "devmajor", "devminor")
+
+
+def _instant(entry: TocEntry, attr: str) -> tuple[int, int] | None:
+    text = getattr(entry, attr)
+    if text is None:
+        return None
+    value = parse_rfc3339(text)
+    if value in (GO_ZERO_TIME, (0, 0)):  # absent, Go's zero time and the Unix epoch all mean "no time"
+        return None
+    return value
+
+
+def _compare(toc_entry: TocEntry, hdr: TarHeader) -> None:
+    try:
+        expected = entry_from_header(hdr)
+    except FormatError as exc:
+        raise FormatError(f"tar-split entry {hdr.name!r}: {exc}") from None
+    for attr in _FIELDS:
+        if getattr(expected, attr) != getattr(toc_entry, attr):
+            raise FormatError(
+                f"TOC and tar-split disagree on {attr} of {hdr.name!r}: "
+                f"{getattr(toc_entry, attr)!r} != {getattr(expected, attr)!r}")
+    if expected.xattrs != toc_entry.xattrs:
+        raise FormatError(f"TOC and tar-split disagree on xattrs of {hdr.name!r}")
+    for attr in ("modtime", "accesstime", "changetime"):
+        if _instant(expected, attr) != _instant(toc_entry, attr):
+            raise FormatError(f"TOC and tar-split disagree on {attr} of {hdr.name!r}")
+
+
+def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
+    """Raise :class:`FormatError` unless every tar-split header has an identical TOC entry and vice versa.
+
+    ``segments`` are the tar-split segment payloads in order. Returns the number
+    of headers compared.
+    """
+    by_name: dict[str, TocEntry] = {}
+    for entry in toc.entries:
+        if entry.type == fmt.TYPE_CHUNK:
+            continue
+        if entry.name in by_name:
+            raise FormatError(f"TOC: duplicate entry {entry.name!r}")
+        by_name[entry.name] = entry
+    count = 0
+    for hdr in iterate_headers(segments):
+        entry = by_name.pop(hdr.name, None)
+        if entry is None:
+            raise FormatError(f"tar-split contains an entry for {hdr.name!r} missing in the TOC")
+        _compare(entry, hdr)
+        count += 1
+    if by_name:
+        name = next(iter(by_name))
+        raise FormatError(f"TOC contains {len(by_name)} entries not present in tar-split, e.g. {name!r}")
+    return count
