@@ -274,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--diff-id", type=_diff_id, help="expected DiffID (sha256:...)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     reading("toc", "print the TOC JSON exactly as stored", cmd_toc)
+
+    from .cli_image import register_image_commands
+
+    register_image_commands(sub)
     return parser
 
 
