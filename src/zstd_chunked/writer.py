@@ -30,7 +30,7 @@ from . import format as fmt
 from ._frames import MAX_ONESHOT_FRAME, BlobSink, FrameWriter, OpenFrame, zeros_view
 from ._native import Chunker, FrameStreamCompressor, build_footer, compress_frame, crc64, skippable_header
 from .annotations import Position, format_annotations
-from .errors import UsageError, ZstdChunkedError
+from .errors import UnsupportedTarError, UsageError, ZstdChunkedError
 from .outputs import Output
 from .tarsplit import TarSplitEncoder
 from .tarstream import TarReader
@@ -235,7 +235,12 @@ class _Converter:
             if hdr is None:
                 break
             entry = entry_from_header(hdr)
-            chunks, crc, digest = self._payload(tar)
+            if hdr.size > 0 and entry.type != fmt.TYPE_REG:
+                # Go reads no payload for these, yet tar-split records the size: the reference
+                # writes a layer whose tar-split claims content nothing can supply. Refuse it.
+                raise UnsupportedTarError(
+                    f"{hdr.name!r}: a {entry.type} entry with a size of {hdr.size} bytes is not supported")
+            chunks, crc, digest = self._payload(tar, hdr.size)
             self.tarsplit.add_file(hdr.name, hdr.size, crc.to_bytes(8, "big") if hdr.size > 0 else None)
             tail = tar.raw_bytes()
             if tail:
@@ -252,31 +257,58 @@ class _Converter:
             raise ZstdChunkedError("internal error: TOC entries left without offsets")
         return self._finish(reader)
 
-    def _payload(self, tar: TarReader) -> tuple[list[_ChunkRec], int, str]:
+    def _payload(self, tar: TarReader, size: int) -> tuple[list[_ChunkRec], int, str]:
         """Read one entry's payload, cutting it into chunk frames."""
+        piece = tar.read(READ_SIZE)
+        if not piece:
+            return [], 0, ""
+        self.header.close(None, want_digest=False)
+        if len(piece) == size:
+            return self._whole_payload(piece)
         chunker = self.chunker
         chunker.reset()
         file_sha = hashlib.sha256()
         crc = 0
         fed = 0
-        state = _ChunkState(self)
-        while True:
-            piece = tar.read(READ_SIZE)
-            if not piece:
-                break
-            if fed == 0:
-                self.header.close(None, want_digest=False)
+        state = _ChunkState(self, size)
+        while piece:
             file_sha.update(piece)
             crc = crc64(piece, crc)
             start = fed
             fed += len(piece)
             state.apply(chunker.feed(piece), piece, start)
             state.settle(chunker.settled, piece, start, fed)
-        if fed:
-            state.apply(chunker.finish(), memoryview(b""), fed)
-            state.done(size=fed)
-        digest = "sha256:" + file_sha.hexdigest() if fed else ""
-        return state.chunks, crc, digest
+            piece = tar.read(READ_SIZE)
+        state.apply(chunker.finish(), memoryview(b""), fed)
+        state.done(size=fed)
+        return state.chunks, crc, "sha256:" + file_sha.hexdigest()
+
+    def _whole_payload(self, data: memoryview) -> tuple[list[_ChunkRec], int, str]:
+        """Fast path for a payload that arrived in one piece (most files): no copies, one hash.
+
+        ``data`` views an immutable input buffer, so the frames can reference it
+        until they are compressed.
+        """
+        chunker = self.chunker
+        chunker.reset()
+        cuts = chunker.feed(data)
+        cuts += chunker.finish()
+        crc = crc64(data)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        frames = self.frames
+        if len(cuts) == 1:
+            rec = _ChunkRec(0, len(data), cuts[0][1])
+            frames.add(data, rec.written)
+            return [rec], crc, digest
+        chunks = []
+        start = 0
+        for end, zeros in cuts:
+            part = data[start:end]
+            rec = _ChunkRec(start, end - start, zeros, "sha256:" + hashlib.sha256(part).hexdigest())
+            frames.add(part, rec.written)
+            chunks.append(rec)
+            start = end
+        return chunks, crc, digest
 
     def _add_entries(self, entry: TocEntry, chunks: list[_ChunkRec], digest: str) -> None:
         self.entry_count += 1
@@ -339,8 +371,9 @@ class _Converter:
 class _ChunkState:
     """Turns chunker cuts over a payload into chunk frames."""
 
-    def __init__(self, conv: _Converter) -> None:
+    def __init__(self, conv: _Converter, size: int) -> None:
         self.conv = conv
+        self.size = size
         self.chunks: list[_ChunkRec] = []
         self.chunk_start = 0
         self.appended_end = 0
@@ -366,7 +399,8 @@ class _ChunkState:
                 self._emit_zeros(rec)
             else:
                 self._append(self.appended_end, end, piece, piece_start)
-                rec.digest = self.data.close(rec.written, want_digest=True)
+                single = self.chunk_start == 0 and end == self.size  # the whole file: no chunk digest
+                rec.digest = self.data.close(rec.written, want_digest=not single)
             self.chunks.append(rec)
             self.chunk_start = self.appended_end = end
 
