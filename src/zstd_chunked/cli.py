@@ -290,7 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write("zstd-chunked: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK if args.command in ("cat", "ls", "toc", "rebuild") else EXIT_IO
+        return EXIT_OK if args.command in ("cat", "cat-remote", "ls", "toc", "rebuild") else EXIT_IO
     except (ZstdChunkedError, OSError, ValueError) as exc:
         if args.debug:
             import traceback

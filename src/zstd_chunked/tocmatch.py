@@ -60,10 +60,9 @@ def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
         by_name[entry.name] = entry
     count = 0
     for hdr in iterate_headers(segments):
-        entry = by_name.pop(hdr.name, None)
-        if entry is None:
+        if hdr.name not in by_name:
             raise FormatError(f"tar-split contains an entry for {hdr.name!r} missing in the TOC")
-        _compare(entry, hdr)
+        _compare(by_name.pop(hdr.name), hdr)
         count += 1
     if by_name:
         name = next(iter(by_name))
