@@ -83,9 +83,20 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    import os
+
+    from .progress import CountingReader, bar, mode_of
     from .writer import convert
 
-    info = convert(args.input, args.output, level=args.level, threads=args.threads)
+    stdin = args.input == "-"
+    total = None if stdin else os.path.getsize(args.input)
+    with bar(total, "convert", mode=mode_of(args)) as progress:
+        if stdin:
+            source: Any = sys.stdin.buffer
+            info = convert(CountingReader(source, progress), args.output, level=args.level, threads=args.threads)
+        else:
+            with open(args.input, "rb", buffering=0) as f:
+                info = convert(CountingReader(f, progress), args.output, level=args.level, threads=args.threads)
     if args.annotations_out:
         from .outputs import Output
 
@@ -167,9 +178,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    with _open(args) as layer:
-        diff_id = layer.rebuild_tar(args.output, args.diff_id)
-    sys.stderr.write(f"DiffID {diff_id}\n")
+    from .progress import NEVER, bar, mode_of
+
+    with _open(args) as layer, bar(layer.tar_size, "rebuild", mode=mode_of(args)) as progress:
+        diff_id = layer.rebuild_tar(args.output, args.diff_id, on_progress=progress.update)
+    if mode_of(args) != NEVER:
+        sys.stderr.write(f"DiffID {diff_id}\n")
     return EXIT_OK
 
 
@@ -217,6 +231,7 @@ def _diff_id(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .progress import add_arguments as add_progress_arguments
 
     parser = argparse.ArgumentParser(
         prog="zstd-chunked",
@@ -251,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", type=_level, default=fmt.DEFAULT_LEVEL, help="zstd level 1-19 (default 3)")
     p.add_argument("--threads", type=_positive, default=None, help="compression threads (default: all cores)")
     p.add_argument("--annotations-out", metavar="FILE", help="also write the annotations object to FILE")
+    add_progress_arguments(p)
     p.set_defaults(func=cmd_convert)
 
     p = reading("info", "show the layer's structure and whether its metadata is authenticated", cmd_info)
@@ -270,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = reading("rebuild", "rebuild the exact original tar from the tar-split", cmd_rebuild)
     p.add_argument("-o", "--output", required=True, help="output tar path, or - for standard output")
     p.add_argument("--diff-id", type=_diff_id, help="expected DiffID (sha256:...); fail and remove output if different")
+    add_progress_arguments(p)
     p = reading("verify", "check frames, digests, every file and the DiffID (exit 0 only if all pass)", cmd_verify)
     p.add_argument("--diff-id", type=_diff_id, help="expected DiffID (sha256:...)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -9,7 +9,7 @@ CRC-64 must match the tar-split, and the sha256 of the result is the DiffID.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import format as fmt
 from ._native import crc64
@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from .reader import Layer
 
 
-def rebuild_tar(layer: Layer, out: Any, diff_id: Optional[str] = None) -> str:
-    """Stream the original tar into ``out`` (path, ``"-"`` or binary file); return its DiffID."""
+def rebuild_tar(layer: Layer, out: Any, diff_id: Optional[str] = None,
+                on_progress: Optional[Callable[[int], None]] = None) -> str:
+    """Stream the original tar into ``out`` (path, ``"-"`` or binary file); return its DiffID.
+
+    ``on_progress`` is called with the number of bytes each time some are written.
+    """
     if not layer.has_tarsplit:
         raise MissingTarSplitError(
             "this layer has no tar-split (written before containers/storage v1.47): "
@@ -29,7 +33,13 @@ def rebuild_tar(layer: Layer, out: Any, diff_id: Optional[str] = None) -> str:
     if diff_id is not None and not diff_id.startswith("sha256:"):
         raise ValueError(f"diff_id must be a sha256 digest, got {diff_id!r}")
     with Output(out) as dest:
-        actual = write_tar(layer, dest.write)
+        write = dest.write
+        if on_progress is not None:
+            def write(data: Any, _write: Callable[[Any], None] = dest.write,
+                      _report: Callable[[int], None] = on_progress) -> None:
+                _write(data)
+                _report(len(data))
+        actual = write_tar(layer, write)
         if diff_id is not None and actual != diff_id:
             raise DigestMismatchError(f"rebuilt tar has DiffID {actual}, expected {diff_id}")
         dest.commit()
