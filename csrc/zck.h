@@ -1,0 +1,277 @@
+/* zck.h - public C API of the zstd_chunked native core.
+ *
+ * This header is read verbatim by csrc/build_ffi.py as the cffi cdef, so it holds
+ * only declarations cffi can parse: no #include, no #if, no macros, stdint/stddef
+ * types only.  C code includes it through zck_internal.h, which pulls in the
+ * standard headers first.
+ *
+ * Conventions
+ *   - Functions that can fail return an int error code from enum zck_error
+ *     (ZCK_OK == 0).  zck_error_name() names every code.  C never raises and
+ *     never prints; the Python layer (_native.py) turns codes into exceptions.
+ *   - Contexts are opaque and come in create/free pairs.  Every *_free accepts
+ *     NULL.  Constructors return NULL on allocation failure.
+ *   - There is no global mutable state: distinct contexts may be used from
+ *     distinct threads at the same time; one context must not be used from two
+ *     threads at once unless its section says otherwise.
+ *   - Offsets and sizes that describe blobs or files are uint64_t.
+ */
+
+/* ------------------------------------------------------------------ errors */
+
+/* The numbers are part of the API: never renumber, only append. */
+enum zck_error {
+    ZCK_OK = 0,
+
+    /* generic (1..19) */
+    ZCK_E_NOMEM = 1,               /* memory allocation failed */
+    ZCK_E_INVALID_ARGUMENT = 2,    /* NULL pointer or out-of-range argument */
+    ZCK_E_STATE = 3,               /* call not allowed in the object's current state */
+    ZCK_E_BUSY = 4,                /* pool: a batch is already in flight */
+    ZCK_E_NOT_SUBMITTED = 5,       /* pool: wait() without a submitted batch */
+    ZCK_E_THREAD = 6,              /* a thread, mutex or condition could not be created */
+    ZCK_E_ZSTD = 7,                /* libzstd reported an error not listed below */
+    ZCK_E_DST_TOO_SMALL = 8,       /* output buffer too small */
+    ZCK_E_OVERFLOW = 9,            /* a size computation would overflow */
+    ZCK_E_LEVEL = 10,              /* compression level out of libzstd's range */
+    ZCK_E_CAPACITY = 11,           /* output record array too small (see the function) */
+
+    /* skippable frames and footer (20..39) */
+    ZCK_E_SKIPPABLE_MAGIC = 20,        /* bytes are not a skippable frame header */
+    ZCK_E_FOOTER_TRUNCATED = 21,       /* blob too short to hold a footer frame */
+    ZCK_E_FOOTER_MAGIC = 22,           /* no known footer magic at the end of the blob */
+    ZCK_E_FOOTER_FRAME = 23,           /* footer not wrapped in a matching skippable frame */
+    ZCK_E_FOOTER_MANIFEST_TYPE = 24,   /* manifest type is not 1 */
+    ZCK_E_FOOTER_TOC_EMPTY = 25,       /* TOC length is zero */
+    ZCK_E_FOOTER_TOC_OFFSET = 26,      /* TOC offset leaves no room for its skippable header */
+    ZCK_E_FOOTER_TOC_RANGE = 27,       /* TOC does not end before the footer frame */
+    ZCK_E_FOOTER_TARSPLIT_PARTIAL = 28,/* tar-split fields neither all zero nor all set */
+    ZCK_E_FOOTER_TARSPLIT_OFFSET = 29, /* tar-split offset leaves no room for its header */
+    ZCK_E_FOOTER_TARSPLIT_RANGE = 30,  /* tar-split does not end before the footer frame */
+    ZCK_E_FOOTER_OVERLAP = 31,         /* TOC and tar-split frames overlap */
+
+    /* frame scanner (40..59) */
+    ZCK_E_FRAME_GARBAGE = 40,          /* neither a zstd nor a skippable magic at a frame start */
+    ZCK_E_FRAME_TRUNCATED = 41,        /* input ended inside a frame */
+    ZCK_E_FRAME_RESERVED_BIT = 42,     /* frame header descriptor reserved bit set */
+    ZCK_E_FRAME_BLOCK_TYPE = 43,       /* reserved block type 3 */
+    ZCK_E_FRAME_BLOCK_SIZE = 44,       /* block size above 128 KiB */
+
+    /* decompression (60..79) */
+    ZCK_E_DATA_TRUNCATED = 60,         /* input ended before the expected size was produced */
+    ZCK_E_CORRUPT = 61,                /* libzstd: corrupted data / bad frame parameters */
+    ZCK_E_CHECKSUM = 62,               /* libzstd: content checksum mismatch */
+    ZCK_E_WINDOW_TOO_LARGE = 63,       /* frame needs a window above the configured cap */
+    ZCK_E_NOT_ZSTD = 64                /* libzstd: unknown frame magic */
+};
+
+/* Name of an error code ("ZCK_E_NOMEM", ...); "ZCK_E_UNKNOWN" for other values. */
+const char *zck_error_name(int code);
+/* One-line English description of an error code. */
+const char *zck_error_message(int code);
+
+/* Version of the libzstd actually linked (ZSTD_versionString / ZSTD_versionNumber). */
+const char *zck_zstd_version(void);
+unsigned zck_zstd_version_number(void);
+
+/* ------------------------------------------------------------------ CRC-64 */
+
+/* CRC-64 with the ISO polynomial, bit-reflected, init and final XOR all-ones:
+ * exactly Go's crc64.Update(crc, crc64.MakeTable(crc64.ISO), p).  Chainable:
+ * zck_crc64_update(zck_crc64_update(0, a), b) == zck_crc64_update(0, a || b).
+ * p may be NULL when n == 0. */
+uint64_t zck_crc64_update(uint64_t crc, const uint8_t *p, size_t n);
+
+/* ----------------------------------------------------------------- chunker */
+
+/* Chunk boundaries inside one file payload (FORMAT.md 1.3): bup-style rolling
+ * sum (window 64, split when the low 16 bits of s2 are all ones) plus holes
+ * (maximal runs of >= 1024 zero bytes, one "zeros" chunk each).  Results never
+ * depend on how the payload is split across feed calls. */
+typedef struct zck_chunker zck_chunker;
+
+/* A completed chunk.  It starts where the previous cut ended (0 for the first
+ * cut after new/reset) and ends at `end` (exclusive, bytes since reset).
+ * `zeros` is 1 for a hole chunk, 0 for a data chunk. */
+typedef struct {
+    uint64_t end;
+    uint32_t zeros;
+} zck_cut;
+
+zck_chunker *zck_chunker_new(void);
+void zck_chunker_free(zck_chunker *c);
+/* Start a new file (fresh rolling sum, offset 0, nothing pending). */
+void zck_chunker_reset(zck_chunker *c);
+size_t zck_chunker_sizeof(const zck_chunker *c);
+
+/* Feed the next len bytes of the file.  Completed chunks are written to
+ * cuts[0 .. *n_cuts).  *consumed is the number of input bytes used.
+ * When cuts[] fills up the call stops early: if *consumed < len or
+ * *n_cuts == cap, call again with the rest (data + *consumed, possibly
+ * empty) and the same at_eof.
+ * at_eof != 0 marks the end of the file: once all data is consumed, a pending
+ * zero run is resolved (hole if >= 1024 bytes, otherwise data with split
+ * checks) and the final chunk is closed.  After that the chunker only accepts
+ * empty feeds until zck_chunker_reset (ZCK_E_STATE otherwise).
+ * Errors: ZCK_E_INVALID_ARGUMENT (NULL pointers), ZCK_E_CAPACITY (cap == 0),
+ * ZCK_E_STATE. */
+int zck_chunker_feed(zck_chunker *c, const uint8_t *data, size_t len, int at_eof,
+                     zck_cut *cuts, size_t cap, size_t *n_cuts, size_t *consumed);
+
+/* Offset (bytes since reset) where the pending, still undecided run of zero
+ * bytes starts; equals the number of bytes fed when no run is pending.  Every
+ * byte fed at or after it is 0x00, so a caller may drop those bytes and
+ * regenerate them once the next cut tells what they became. */
+uint64_t zck_chunker_settled(const zck_chunker *c);
+/* Number of bytes fed since reset. */
+uint64_t zck_chunker_position(const zck_chunker *c);
+
+/* ----------------------------------------------------- skippable + footer */
+
+/* Write an 8-byte skippable frame header (magic 0x184D2A50, LE u32 size).
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_OVERFLOW (payload_len > 0xFFFFFFFF). */
+int zck_skippable_write(uint64_t payload_len, uint8_t *out8);
+/* Parse an 8-byte skippable frame header (any magic 0x184D2A50..5F).
+ * *magic_nibble receives the low 4 bits of the magic.
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_SKIPPABLE_MAGIC. */
+int zck_skippable_parse(const uint8_t *in8, uint32_t *payload_len, uint32_t *magic_nibble);
+
+typedef struct {
+    uint32_t version;               /* 1 (40-byte), 2 (56-byte) or 3 (64-byte) footer */
+    uint64_t toc_offset;            /* blob offset of the compressed TOC data */
+    uint64_t toc_length;            /* compressed TOC length */
+    uint64_t toc_uncompressed;      /* TOC JSON length */
+    uint64_t manifest_type;         /* always 1 */
+    uint64_t tarsplit_offset;       /* 0 when absent (v1, v2, or v3 without tar-split) */
+    uint64_t tarsplit_length;
+    uint64_t tarsplit_uncompressed;
+    uint64_t frame_offset;          /* parse only: blob offset of the footer's skippable header */
+} zck_footer;
+
+/* Write the 72-byte footer frame: skippable header (size 64) + v3 footer with
+ * magic "GNUlInUx".  Only the TOC and tar-split fields of f are used; the
+ * manifest type written is always 1.  Errors: ZCK_E_INVALID_ARGUMENT. */
+int zck_footer_write(const zck_footer *f, uint8_t *out72);
+
+/* Parse and validate the footer from the last tail_len = min(72, blob_size)
+ * bytes of a blob of blob_size bytes (tail_len may also be larger than 72;
+ * only the last 72 bytes are looked at).  Accepts v3, v2 and v1 footers.
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_FOOTER_* (one code per rule). */
+int zck_footer_parse(const uint8_t *tail, size_t tail_len, uint64_t blob_size, zck_footer *out);
+
+/* ----------------------------------------------------------- frame scanner */
+
+/* Incremental, bounded-memory walk over a blob made of zstd and skippable
+ * frames.  Block contents are skipped, never buffered. */
+typedef struct zck_framescan zck_framescan;
+
+typedef struct {
+    uint64_t offset;         /* blob offset of the frame's first byte */
+    uint64_t size;           /* total frame size in bytes */
+    uint32_t kind;           /* 0 = zstd frame, 1 = skippable frame */
+    uint32_t magic_nibble;   /* skippable: low 4 bits of the magic; zstd: 0 */
+    uint64_t content_size;   /* zstd frame content size, UINT64_MAX if absent; skippable: payload size */
+} zck_frame_info;
+
+zck_framescan *zck_framescan_new(void);
+void zck_framescan_free(zck_framescan *s);
+void zck_framescan_reset(zck_framescan *s);
+size_t zck_framescan_sizeof(const zck_framescan *s);
+/* Consume the next bytes of the blob.  Completed frames go to recs[0..*n).
+ * Stops early (with *consumed < len) when recs[] is full.  Errors are sticky:
+ * ZCK_E_FRAME_GARBAGE, ZCK_E_FRAME_RESERVED_BIT, ZCK_E_FRAME_BLOCK_TYPE,
+ * ZCK_E_FRAME_BLOCK_SIZE, ZCK_E_INVALID_ARGUMENT, ZCK_E_CAPACITY (cap == 0). */
+int zck_framescan_feed(zck_framescan *s, const uint8_t *data, size_t len,
+                       zck_frame_info *recs, size_t cap, size_t *n, size_t *consumed);
+/* End of input: ZCK_E_FRAME_TRUNCATED if it ended inside a frame. */
+int zck_framescan_finish(zck_framescan *s);
+/* Blob offset of the frame being parsed (after an error: the frame where it
+ * was found; otherwise where the next frame starts). */
+uint64_t zck_framescan_offset(const zck_framescan *s);
+/* Blob offset of the offending field after an error (magic, header descriptor
+ * or block header); equals zck_framescan_offset() for truncation. */
+uint64_t zck_framescan_error_offset(const zck_framescan *s);
+
+/* ------------------------------------------------------ compression pool */
+
+/* Range of compression levels accepted (ZSTD_minCLevel .. ZSTD_maxCLevel). */
+int zck_level_min(void);
+int zck_level_max(void);
+
+/* Upper bound of one compressed frame for src_size input bytes
+ * (ZSTD_compressBound); 0 if src_size is too large. */
+size_t zck_compress_bound(size_t src_size);
+
+/* One job = one standalone zstd frame (checksum on, content size written).
+ * The frame bytes depend only on src and the level. */
+typedef struct {
+    const uint8_t *src;
+    size_t src_size;       /* 0 is allowed: produces a valid empty frame */
+    uint8_t *dst;
+    size_t dst_capacity;   /* zck_compress_bound(src_size) always suffices */
+    size_t dst_size;       /* out: frame size */
+    int error;             /* out: ZCK_OK or an error code */
+} zck_job;
+
+typedef struct zck_pool zck_pool;
+
+/* nthreads == 0: no worker threads; jobs run in the caller's thread inside
+ * zck_pool_wait.  Returns NULL and sets *err (ZCK_E_NOMEM, ZCK_E_THREAD,
+ * ZCK_E_LEVEL, ZCK_E_ZSTD) on failure; err may be NULL. */
+zck_pool *zck_pool_new(unsigned nthreads, int level, int *err);
+/* Waits for a batch in flight, stops and joins the workers.  NULL is fine. */
+void zck_pool_free(zck_pool *p);
+size_t zck_pool_sizeof(const zck_pool *p);
+unsigned zck_pool_threads(const zck_pool *p);
+/* Start compressing jobs[0..n) and return at once.  jobs and every buffer
+ * they point to must stay valid until zck_pool_wait returns.  n == 0 is
+ * allowed.  Errors: ZCK_E_BUSY (previous batch not yet waited for),
+ * ZCK_E_INVALID_ARGUMENT. */
+int zck_pool_submit(zck_pool *p, zck_job *jobs, size_t n);
+/* Block until the submitted batch is done.  Returns the error of the first
+ * failed job (lowest index), or ZCK_OK; ZCK_E_NOT_SUBMITTED without a batch.
+ * Safe to call from another thread than submit. */
+int zck_pool_wait(zck_pool *p);
+
+/* One-shot compression with the pool's parameters (same bytes as a pool job).
+ * Errors: ZCK_E_LEVEL, ZCK_E_DST_TOO_SMALL, ZCK_E_NOMEM, ZCK_E_ZSTD. */
+int zck_compress_frame(int level, const uint8_t *src, size_t src_size,
+                       uint8_t *dst, size_t dst_capacity, size_t *dst_size);
+
+/* Streaming compressor for frames too large to hold at once.  Same
+ * parameters (checksum on); the frame has no content size field.  The output
+ * depends only on the concatenated input, not on how it is split. */
+typedef struct zck_cstream zck_cstream;
+
+zck_cstream *zck_cstream_new(int level, int *err);
+void zck_cstream_free(zck_cstream *cs);
+size_t zck_cstream_sizeof(const zck_cstream *cs);
+/* Compress src[0..len).  With end_frame != 0 the frame is finished once all of
+ * src is consumed.  Output goes to dst[0..*written).  Call again (with the
+ * unconsumed rest, same end_frame) while *consumed < len, or, with end_frame,
+ * until *done is 1.  The next call after a finished frame starts a new frame.
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM, ZCK_E_ZSTD. */
+int zck_cstream_compress(zck_cstream *cs, const uint8_t *src, size_t len, int end_frame,
+                         uint8_t *dst, size_t cap, size_t *written, size_t *consumed, int *done);
+/* Buffer size that always lets one call make progress (ZSTD_CStreamOutSize). */
+size_t zck_cstream_out_size(void);
+
+/* ---------------------------------------------------- batch decompression */
+
+typedef struct {
+    const uint8_t *src;    /* zstd and/or skippable frames; may hold more than needed */
+    size_t src_size;
+    uint8_t *dst;
+    size_t dst_size;       /* exact number of bytes expected */
+    size_t produced;       /* out: bytes written to dst */
+    int error;             /* out: ZCK_OK or an error code */
+} zck_djob;
+
+/* Decompress every job; stops each job once dst_size bytes are produced and
+ * ignores the rest of its src.  Window size is capped at 2^27 bytes.  nthreads 0 or 1 runs in the caller's thread.  Returns the
+ * error of the first failed job (lowest index) or ZCK_OK.
+ * Job errors: ZCK_E_DATA_TRUNCATED, ZCK_E_CORRUPT, ZCK_E_CHECKSUM,
+ * ZCK_E_WINDOW_TOO_LARGE, ZCK_E_NOT_ZSTD, ZCK_E_NOMEM, ZCK_E_ZSTD. */
+int zck_decompress_batch(unsigned nthreads, zck_djob *jobs, size_t n);
+/* Same with an explicit window cap: windowlog_max in 10..31 (0 selects 27). */
+int zck_decompress_batch_ex(unsigned nthreads, unsigned windowlog_max, zck_djob *jobs, size_t n);

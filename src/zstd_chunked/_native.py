@@ -1,0 +1,739 @@
+"""The only door to the native core (``zstd_chunked._zck``, built from ``csrc/``).
+
+Everything the C library does is wrapped here with types, docstrings and
+exceptions; no other module imports ``_zck``.  C functions return error codes;
+this module turns each one into an exception from :mod:`zstd_chunked.errors`
+with the message ``"could not <action>: <ERROR_NAME> (<description>)"``, plus the
+offset or job index when known:
+
+* footer, frame-scan and compressed-data problems raise :class:`FormatError`;
+* size limits raise :class:`LimitExceededError`;
+* misuse (a second batch in flight, use after ``close()``, use from two threads
+  at once) raises :class:`UsageError`;
+* allocation, thread and other libzstd failures raise :class:`NativeError`
+  (its ``.code`` is the C error code).
+
+Inputs may be any contiguous buffer (``bytes``, ``bytearray``, ``memoryview``,
+``mmap``).  cffi releases the GIL during every C call, so the pool and batch
+decompression run in parallel with other Python threads.
+
+Stateful objects (:class:`Chunker`, :class:`FrameScanner`, :class:`CompressPool`,
+:class:`FrameStreamCompressor`) free their C context on ``close()``, on leaving a
+``with`` block, or at garbage collection, whichever comes first.  They must not
+be used from two threads at once; doing so raises :class:`UsageError`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+from ._zck import ffi, lib
+from .errors import FormatError, LimitExceededError, NativeError, UsageError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "BufferLike",
+    "Chunker",
+    "CompressPool",
+    "FooterInfo",
+    "FrameInfo",
+    "FrameScanner",
+    "FrameStreamCompressor",
+    "build_footer",
+    "compress_bound",
+    "compress_frame",
+    "crc64",
+    "decompress_batch",
+    "decompress_into",
+    "error_name",
+    "level_range",
+    "parse_footer",
+    "scan_frames",
+    "skippable_header",
+    "zstd_version",
+    "zstd_version_number",
+]
+
+#: Anything with a contiguous byte buffer.
+BufferLike = Union[bytes, bytearray, memoryview, mmap.mmap]
+
+#: Cuts reported by :class:`Chunker`: (end offset in the file, is a hole).
+Cut = tuple[int, bool]
+
+
+_alloc = ffi.new_allocator(should_clear_after_alloc=False)
+
+_FORMAT_CODES = frozenset(
+    [
+        lib.ZCK_E_SKIPPABLE_MAGIC,
+        lib.ZCK_E_FOOTER_TRUNCATED,
+        lib.ZCK_E_FOOTER_MAGIC,
+        lib.ZCK_E_FOOTER_FRAME,
+        lib.ZCK_E_FOOTER_MANIFEST_TYPE,
+        lib.ZCK_E_FOOTER_TOC_EMPTY,
+        lib.ZCK_E_FOOTER_TOC_OFFSET,
+        lib.ZCK_E_FOOTER_TOC_RANGE,
+        lib.ZCK_E_FOOTER_TARSPLIT_PARTIAL,
+        lib.ZCK_E_FOOTER_TARSPLIT_OFFSET,
+        lib.ZCK_E_FOOTER_TARSPLIT_RANGE,
+        lib.ZCK_E_FOOTER_OVERLAP,
+        lib.ZCK_E_FRAME_GARBAGE,
+        lib.ZCK_E_FRAME_TRUNCATED,
+        lib.ZCK_E_FRAME_RESERVED_BIT,
+        lib.ZCK_E_FRAME_BLOCK_TYPE,
+        lib.ZCK_E_FRAME_BLOCK_SIZE,
+        lib.ZCK_E_DATA_TRUNCATED,
+        lib.ZCK_E_CORRUPT,
+        lib.ZCK_E_CHECKSUM,
+        lib.ZCK_E_NOT_ZSTD,
+    ]
+)
+_LIMIT_CODES = frozenset([lib.ZCK_E_WINDOW_TOO_LARGE, lib.ZCK_E_OVERFLOW])
+_USAGE_CODES = frozenset([lib.ZCK_E_BUSY, lib.ZCK_E_NOT_SUBMITTED, lib.ZCK_E_STATE])
+
+_UINT64_MAX = (1 << 64) - 1
+
+
+def error_name(code: int) -> str:
+    """Name of a C error code, e.g. ``"ZCK_E_FRAME_GARBAGE"``."""
+    return str(ffi.string(lib.zck_error_name(code)).decode("ascii"))
+
+
+def _error(code: int, action: str, where: str = "") -> Exception:
+    message = str(ffi.string(lib.zck_error_message(code)).decode("ascii"))
+    text = f"could not {action}: {error_name(code)} ({message})"
+    if where:
+        text += " " + where
+    if code in _FORMAT_CODES:
+        return FormatError(text)
+    if code in _LIMIT_CODES:
+        return LimitExceededError(text)
+    if code in _USAGE_CODES:
+        return UsageError(text)
+    return NativeError(text, code)
+
+
+def _check(code: int, action: str, where: str = "") -> None:
+    if code != lib.ZCK_OK:
+        raise _error(code, action, where)
+
+
+def _in(data: BufferLike) -> Any:
+    """A read-only ``uint8_t[]`` view of a buffer (no copy)."""
+    return ffi.from_buffer("uint8_t[]", data)
+
+
+def _new_context(ptr: Any, free: Callable[[Any], None], size: int, what: str) -> Any:
+    if ptr == ffi.NULL:
+        raise NativeError(f"could not create {what}: {error_name(lib.ZCK_E_NOMEM)} (out of memory)",
+                          lib.ZCK_E_NOMEM)
+    return ffi.gc(ptr, free, size=size)
+
+
+class _Closable:
+    """close()/closed/context manager and a guard against use from two threads."""
+
+    _what = "object"
+
+    def __init__(self) -> None:
+        self._ptr: Any = None
+        self._entered = False
+        self._lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._ptr is None
+
+    def _acquire(self) -> Any:
+        if not self._lock.acquire(blocking=False):
+            raise UsageError(f"{self._what} used from two threads at once")
+        if self._ptr is None:
+            self._lock.release()
+            raise UsageError(f"{self._what} is closed")
+        return self._ptr
+
+    def close(self) -> None:
+        """Free the C context now (idempotent)."""
+        with self._lock:
+            ptr, self._ptr = self._ptr, None
+            if ptr is not None:
+                ffi.release(ptr)
+
+    def __enter__(self) -> Self:
+        if self._entered:
+            raise UsageError(f"{self._what} is already in use as a context manager")
+        if self._ptr is None:
+            raise UsageError(f"{self._what} is closed")
+        self._entered = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------- misc
+
+
+def zstd_version() -> str:
+    """Version string of the libzstd the extension is linked against, e.g. ``"1.5.4"``."""
+    return str(ffi.string(lib.zck_zstd_version()).decode("ascii"))
+
+
+def zstd_version_number() -> int:
+    """``ZSTD_versionNumber()`` of the linked libzstd, e.g. ``10504``."""
+    return int(lib.zck_zstd_version_number())
+
+
+def crc64(data: BufferLike, crc: int = 0) -> int:
+    """CRC-64 of ``data`` as Go's ``crc64.Update(crc, crc64.MakeTable(crc64.ISO), data)``.
+
+    Chain calls to checksum a stream: ``crc64(b, crc64(a)) == crc64(a + b)``.
+    tar-split stores ``crc.to_bytes(8, "big")``.
+    """
+    if not 0 <= crc <= _UINT64_MAX:
+        raise ValueError("crc must be an unsigned 64-bit integer")
+    buf = _in(data)
+    return int(lib.zck_crc64_update(crc, buf, len(buf)))
+
+
+def compress_bound(size: int) -> int:
+    """Largest possible size of one compressed frame holding ``size`` bytes."""
+    bound = int(lib.zck_compress_bound(size))
+    if bound == 0:
+        raise LimitExceededError(f"could not size a frame for {size} bytes: input too large")
+    return bound
+
+
+def level_range() -> tuple[int, int]:
+    """(min, max) compression level accepted by the linked libzstd (negative levels are fast modes)."""
+    return int(lib.zck_level_min()), int(lib.zck_level_max())
+
+
+def _check_level(level: int) -> None:
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise TypeError("level must be an int")
+    low, high = level_range()
+    if not low <= level <= high:
+        raise ValueError(f"compression level {level} is outside libzstd's range {low}..{high}")
+
+
+# ------------------------------------------------------------------ chunker
+
+
+class Chunker(_Closable):
+    """Cut one file payload into chunks exactly as the containers/storage writer does.
+
+    Feed the payload in pieces of any size; the cuts never depend on the
+    piece boundaries.  A cut ``(end, zeros)`` closes the chunk that starts at
+    the previous cut's end (0 for the first) and ends at ``end`` (exclusive,
+    bytes since :meth:`reset`); ``zeros`` is True for a hole (a run of at least
+    1024 zero bytes).  Call :meth:`finish` at the end of the payload to get the
+    final cuts, then :meth:`reset` before the next file.
+    """
+
+    _what = "Chunker"
+    _CAP = 512
+
+    def __init__(self) -> None:
+        super().__init__()
+        raw = lib.zck_chunker_new()
+        self._ptr = _new_context(raw, lib.zck_chunker_free, int(lib.zck_chunker_sizeof(raw)), "a chunker")
+        self._cuts = ffi.new("zck_cut[]", self._CAP)
+        self._n = ffi.new("size_t *")
+        self._consumed = ffi.new("size_t *")
+
+    def feed(self, data: BufferLike) -> list[Cut]:
+        """Add the next bytes of the payload; return the chunks they completed."""
+        return self._feed(data, 0)
+
+    def finish(self) -> list[Cut]:
+        """End of the payload: return the remaining cuts (the last one ends the file)."""
+        return self._feed(b"", 1)
+
+    def _feed(self, data: BufferLike, at_eof: int) -> list[Cut]:
+        ptr = self._acquire()
+        try:
+            buf = _in(data)
+            total = len(buf)
+            cuts, n_p, used_p = self._cuts, self._n, self._consumed
+            out: list[Cut] = []
+            off = 0
+            while True:
+                rc = lib.zck_chunker_feed(ptr, buf + off, total - off, at_eof, cuts, self._CAP, n_p, used_p)
+                if rc != lib.ZCK_OK:
+                    raise _error(rc, "chunk file data", f"at file offset {int(lib.zck_chunker_position(ptr))}")
+                n = int(n_p[0])
+                out.extend((int(cuts[i].end), bool(cuts[i].zeros)) for i in range(n))
+                off += int(used_p[0])
+                if off >= total and n < self._CAP:
+                    return out
+        finally:
+            self._lock.release()
+
+    def reset(self) -> None:
+        """Forget everything: the next byte fed is offset 0 of a new file."""
+        ptr = self._acquire()
+        try:
+            lib.zck_chunker_reset(ptr)
+        finally:
+            self._lock.release()
+
+    @property
+    def settled(self) -> int:
+        """Offset where the pending, still undecided run of zero bytes starts.
+
+        Every byte fed at or after it is ``0x00`` (it equals :attr:`position`
+        when no zero run is pending), so a caller may drop those bytes and
+        regenerate them once later cuts say what they became.
+        """
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_chunker_settled(ptr))
+        finally:
+            self._lock.release()
+
+    @property
+    def position(self) -> int:
+        """Bytes fed since the last reset."""
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_chunker_position(ptr))
+        finally:
+            self._lock.release()
+
+
+# ---------------------------------------------------------- footer, frames
+
+
+@dataclass(frozen=True)
+class FooterInfo:
+    """A decoded, range-checked zstd:chunked footer.
+
+    ``version`` is 3 (64-byte footer, magic ``GNUlInUx``), 2 (56 bytes) or 1
+    (40 bytes; both with the old magic ``GnUlInUx``).  Offsets point at frame
+    payloads (after their 8-byte skippable headers).  The tar-split fields are 0
+    when the blob has none (always for v1/v2).  ``frame_offset`` is where the
+    footer's own skippable frame starts.  Nothing here is authenticated.
+    """
+
+    version: int
+    toc_offset: int
+    toc_length: int
+    toc_uncompressed: int
+    manifest_type: int
+    tarsplit_offset: int
+    tarsplit_length: int
+    tarsplit_uncompressed: int
+    frame_offset: int
+
+    @property
+    def has_tarsplit(self) -> bool:
+        """True when the footer locates a tar-split frame."""
+        return self.tarsplit_length != 0
+
+
+#: Bytes at the end of a blob that :func:`parse_footer` needs (skippable header + v3 footer).
+FOOTER_TAIL_SIZE = 72
+
+
+def parse_footer(tail: BufferLike, blob_size: int) -> FooterInfo:
+    """Decode and validate the footer from the last ``min(72, blob_size)`` bytes of a blob.
+
+    ``tail`` may be longer (only its last 72 bytes are used) but must end at the
+    end of the blob.  Raises :class:`FormatError` naming the rule that failed.
+    """
+    buf = _in(tail)
+    if blob_size < 0 or blob_size > _UINT64_MAX:
+        raise ValueError("blob_size out of range")
+    want = min(FOOTER_TAIL_SIZE, blob_size)
+    if len(buf) < want or len(buf) > blob_size:
+        raise ValueError(f"parse_footer needs the last {want} bytes of the blob, got {len(buf)}")
+    start = len(buf) - want
+    out = ffi.new("zck_footer *")
+    _check(lib.zck_footer_parse(buf + start, want, blob_size, out), "parse the footer",
+           f"(blob of {blob_size} bytes)")
+    return FooterInfo(
+        version=int(out.version),
+        toc_offset=int(out.toc_offset),
+        toc_length=int(out.toc_length),
+        toc_uncompressed=int(out.toc_uncompressed),
+        manifest_type=int(out.manifest_type),
+        tarsplit_offset=int(out.tarsplit_offset),
+        tarsplit_length=int(out.tarsplit_length),
+        tarsplit_uncompressed=int(out.tarsplit_uncompressed),
+        frame_offset=int(out.frame_offset),
+    )
+
+
+def build_footer(
+    toc_offset: int,
+    toc_length: int,
+    toc_uncompressed: int,
+    tarsplit_offset: int,
+    tarsplit_length: int,
+    tarsplit_uncompressed: int,
+) -> bytes:
+    """The 72-byte footer frame: skippable header (size 64) + v3 footer (manifest type 1)."""
+    values = (toc_offset, toc_length, toc_uncompressed, tarsplit_offset, tarsplit_length, tarsplit_uncompressed)
+    if any(not 0 <= v <= _UINT64_MAX for v in values):
+        raise ValueError("footer fields must be unsigned 64-bit integers")
+    f = ffi.new("zck_footer *")
+    f.toc_offset, f.toc_length, f.toc_uncompressed = toc_offset, toc_length, toc_uncompressed
+    f.manifest_type = 1
+    f.tarsplit_offset, f.tarsplit_length = tarsplit_offset, tarsplit_length
+    f.tarsplit_uncompressed = tarsplit_uncompressed
+    out = ffi.new("uint8_t[72]")
+    _check(lib.zck_footer_write(f, out), "write the footer")
+    return bytes(ffi.buffer(out))
+
+
+def skippable_header(payload_len: int) -> bytes:
+    """8-byte skippable frame header (magic ``50 2A 4D 18``) for a payload of ``payload_len`` bytes."""
+    if payload_len < 0:
+        raise ValueError("payload_len must not be negative")
+    if payload_len > 0xFFFFFFFF:
+        raise LimitExceededError(f"could not write a skippable frame header: payload of {payload_len} bytes "
+                                 "exceeds the 4 GiB limit of the format")
+    out = ffi.new("uint8_t[8]")
+    _check(lib.zck_skippable_write(payload_len, out), "write a skippable frame header")
+    return bytes(ffi.buffer(out))
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """One frame of a blob: ``offset`` and total ``size`` in bytes.
+
+    ``skippable`` tells a skippable frame from a zstd frame; ``content_size`` is
+    the decompressed size declared in a zstd frame header, or None when the
+    header omits it (and for skippable frames).
+    """
+
+    offset: int
+    size: int
+    skippable: bool
+    content_size: int | None
+
+    @property
+    def end(self) -> int:
+        """Offset just after the frame."""
+        return self.offset + self.size
+
+
+class FrameScanner(_Closable):
+    """Walk a blob frame by frame, fed in pieces of any size, in constant memory.
+
+    Zstd frame and block headers are checked (magic, reserved bit, block type,
+    block size); block contents are skipped, not decoded.  Anything that is not
+    a zstd or skippable frame raises :class:`FormatError` with its offset.
+    """
+
+    _what = "FrameScanner"
+    _CAP = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        raw = lib.zck_framescan_new()
+        self._ptr = _new_context(raw, lib.zck_framescan_free, int(lib.zck_framescan_sizeof(raw)), "a frame scanner")
+        self._recs = ffi.new("zck_frame_info[]", self._CAP)
+        self._n = ffi.new("size_t *")
+        self._consumed = ffi.new("size_t *")
+
+    def feed(self, data: BufferLike) -> list[FrameInfo]:
+        """Consume the next bytes of the blob; return the frames they completed."""
+        ptr = self._acquire()
+        try:
+            buf = _in(data)
+            total = len(buf)
+            recs, n_p, used_p = self._recs, self._n, self._consumed
+            out: list[FrameInfo] = []
+            off = 0
+            while True:
+                rc = lib.zck_framescan_feed(ptr, buf + off, total - off, recs, self._CAP, n_p, used_p)
+                n = int(n_p[0])
+                for i in range(n):
+                    r = recs[i]
+                    cs = int(r.content_size)
+                    out.append(FrameInfo(int(r.offset), int(r.size), r.kind == 1,
+                                         None if r.kind == 1 or cs == _UINT64_MAX else cs))
+                if rc != lib.ZCK_OK:
+                    raise _error(rc, "scan frames", f"at offset {int(lib.zck_framescan_error_offset(ptr))}")
+                off += int(used_p[0])
+                if off >= total:
+                    return out
+        finally:
+            self._lock.release()
+
+    def finish(self) -> None:
+        """End of the blob: raise :class:`FormatError` if it ended inside a frame."""
+        ptr = self._acquire()
+        try:
+            rc = lib.zck_framescan_finish(ptr)
+            if rc != lib.ZCK_OK:
+                raise _error(rc, "scan frames", f"at offset {int(lib.zck_framescan_error_offset(ptr))}")
+        finally:
+            self._lock.release()
+
+    def reset(self) -> None:
+        """Start over with a new blob."""
+        ptr = self._acquire()
+        try:
+            lib.zck_framescan_reset(ptr)
+        finally:
+            self._lock.release()
+
+    @property
+    def offset(self) -> int:
+        """Offset of the frame being parsed (where the next frame starts between frames)."""
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_framescan_offset(ptr))
+        finally:
+            self._lock.release()
+
+
+def scan_frames(buffer: BufferLike) -> list[FrameInfo]:
+    """All frames of a complete blob held in memory (or mmap)."""
+    with FrameScanner() as scanner:
+        frames = scanner.feed(buffer)
+        scanner.finish()
+    return frames
+
+
+# -------------------------------------------------------------- compression
+
+
+def compress_frame(data: BufferLike, level: int) -> bytes:
+    """Compress ``data`` into one standalone zstd frame (checksum and content size on).
+
+    The bytes are identical to what :class:`CompressPool` makes for the same input.
+    """
+    _check_level(level)
+    src = _in(data)
+    cap = compress_bound(len(src))
+    dst = _alloc("uint8_t[]", cap)
+    size = ffi.new("size_t *")
+    _check(lib.zck_compress_frame(level, src, len(src), dst, cap, size), "compress a frame")
+    return bytes(ffi.buffer(dst, int(size[0])))
+
+
+class CompressPool(_Closable):
+    """Compress batches of independent frames on persistent worker threads.
+
+    ``threads == 0`` compresses in the calling thread inside :meth:`wait`.
+    Each input becomes one standalone zstd frame whose bytes depend only on the
+    input and the level, never on the number of threads.  One batch at a time:
+    :meth:`submit` returns at once, :meth:`wait` blocks until the batch is done
+    and returns the frames in input order as memoryviews into a buffer owned
+    by the pool; they stay valid until the next :meth:`submit` (the buffer is
+    reused) and are never freed while referenced.
+    """
+
+    _what = "CompressPool"
+
+    def __init__(self, threads: int, level: int) -> None:
+        super().__init__()
+        if threads < 0:
+            raise ValueError("threads must be >= 0")
+        _check_level(level)
+        self.threads = threads
+        self.level = level
+        err = ffi.new("int *")
+        raw = lib.zck_pool_new(threads, level, err)
+        if raw == ffi.NULL:
+            raise _error(int(err[0]), f"start a compression pool with {threads} threads")
+        # Inputs, job array and output arena of the batch in flight.  The
+        # destructor holds them, so they outlive the workers even when the
+        # pool is garbage-collected with a batch in flight.
+        self._inflight: list[Any] = []
+        keep = self._inflight
+
+        def free(p: Any) -> None:
+            lib.zck_pool_free(p)  # waits for a batch in flight
+            keep.clear()
+
+        self._ptr = ffi.gc(raw, free, size=int(lib.zck_pool_sizeof(raw)))
+        self._arena: Any = None
+        self._arena_size = 0
+        self._jobs: Any = None
+        self._slots: list[tuple[int, int]] = []
+        self._pending = False
+
+    def submit(self, frames: Sequence[BufferLike]) -> None:
+        """Start compressing ``frames`` (each becomes one frame).  Inputs must not change until :meth:`wait`."""
+        ptr = self._acquire()
+        try:
+            if self._pending:
+                raise _error(lib.ZCK_E_BUSY, "submit a batch")
+            srcs = [_in(f) for f in frames]
+            n = len(srcs)
+            bounds = [compress_bound(len(s)) for s in srcs]
+            total = sum(bounds)
+            if self._arena is None or self._arena_size < total:
+                size = max(total, 1, self._arena_size + self._arena_size // 2)
+                self._arena = _alloc("uint8_t[]", size)
+                self._arena_size = size
+            jobs = ffi.new("zck_job[]", max(n, 1))
+            slots: list[tuple[int, int]] = []
+            off = 0
+            arena = self._arena
+            for i, (src, bound) in enumerate(zip(srcs, bounds)):
+                job = jobs[i]
+                job.src = src
+                job.src_size = len(src)
+                job.dst = arena + off
+                job.dst_capacity = bound
+                slots.append((off, bound))
+                off += bound
+            self._inflight[:] = [srcs, jobs, arena]
+            _check(lib.zck_pool_submit(ptr, jobs, n), "submit a batch")
+            self._jobs = jobs
+            self._slots = slots
+            self._pending = True
+        finally:
+            self._lock.release()
+
+    def wait(self) -> list[memoryview]:
+        """Block until the submitted batch is compressed; return the frames in input order."""
+        ptr = self._acquire()
+        try:
+            if not self._pending:
+                raise _error(lib.ZCK_E_NOT_SUBMITTED, "wait for a batch")
+            rc = lib.zck_pool_wait(ptr)
+            self._pending = False
+            jobs, slots = self._jobs, self._slots
+            self._jobs, self._slots = None, []
+            arena = self._inflight[2]
+            self._inflight.clear()
+            if rc != lib.ZCK_OK:
+                index = next(i for i in range(len(slots)) if jobs[i].error != lib.ZCK_OK)
+                raise _error(rc, f"compress frame {index} of the batch")
+            whole = memoryview(ffi.buffer(arena))
+            return [whole[off : off + int(jobs[i].dst_size)] for i, (off, _cap) in enumerate(slots)]
+        finally:
+            self._lock.release()
+
+    @property
+    def busy(self) -> bool:
+        """True between :meth:`submit` and :meth:`wait`."""
+        return self._pending
+
+    def close(self) -> None:
+        """Stop the workers (after any batch in flight has finished) and free everything."""
+        super().close()
+        self._pending = False
+        self._jobs, self._slots = None, []
+        self._arena = None
+        self._arena_size = 0
+
+
+class FrameStreamCompressor(_Closable):
+    """Compress one long frame in pieces (same parameters as :func:`compress_frame`).
+
+    The frame carries a checksum but no content size; its bytes depend only on
+    the concatenated input, not on how it was split between :meth:`compress`
+    calls.  After :meth:`end`, the next :meth:`compress` starts a new frame.
+    """
+
+    _what = "FrameStreamCompressor"
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        _check_level(level)
+        err = ffi.new("int *")
+        raw = lib.zck_cstream_new(level, err)
+        if raw == ffi.NULL:
+            raise _error(int(err[0]), "create a stream compressor")
+        self._ptr = ffi.gc(raw, lib.zck_cstream_free, size=int(lib.zck_cstream_sizeof(raw)))
+        self._out_size = int(lib.zck_cstream_out_size())
+        self._out = _alloc("uint8_t[]", self._out_size)
+        self._written = ffi.new("size_t *")
+        self._consumed = ffi.new("size_t *")
+        self._done = ffi.new("int *")
+
+    def _run(self, data: BufferLike, end: int) -> bytes:
+        ptr = self._acquire()
+        try:
+            src = _in(data)
+            total = len(src)
+            out, w_p, c_p, d_p = self._out, self._written, self._consumed, self._done
+            parts: list[bytes] = []
+            off = 0
+            while True:
+                rc = lib.zck_cstream_compress(ptr, src + off, total - off, end, out, self._out_size, w_p, c_p, d_p)
+                _check(rc, "compress a frame")
+                written = int(w_p[0])
+                if written:
+                    parts.append(bytes(ffi.buffer(out, written)))
+                off += int(c_p[0])
+                if off >= total and (not end or d_p[0]):
+                    return b"".join(parts)
+        finally:
+            self._lock.release()
+
+    def compress(self, data: BufferLike) -> bytes:
+        """Add ``data`` to the current frame; return whatever compressed bytes are ready."""
+        return self._run(data, 0)
+
+    def end(self) -> bytes:
+        """Finish the current frame; return its remaining bytes."""
+        return self._run(b"", 1)
+
+
+# ------------------------------------------------------------ decompression
+
+
+def decompress_batch(jobs: Sequence[tuple[BufferLike, int]], threads: int = 0) -> list[bytearray]:
+    """Decompress several independent ranges, in parallel when ``threads > 1``.
+
+    Each job is ``(compressed, size)``: ``compressed`` holds zstd frames (and
+    possibly skippable frames) yielding at least ``size`` bytes; decoding stops
+    after ``size`` bytes and ignores the rest.  Returns one bytearray per job.
+    Raises :class:`FormatError` for corrupt or short input (naming the job),
+    :class:`LimitExceededError` for frames that need a window above 128 MiB.
+    """
+    if threads < 0:
+        raise ValueError("threads must be >= 0")
+    n = len(jobs)
+    if n == 0:
+        return []
+    outs = [bytearray(size) for _src, size in jobs]
+    keep = []
+    cjobs = ffi.new("zck_djob[]", n)
+    for i, ((src, size), out) in enumerate(zip(jobs, outs)):
+        s = _in(src)
+        d = ffi.from_buffer("uint8_t[]", out, require_writable=True)
+        keep.append((s, d))
+        j = cjobs[i]
+        j.src, j.src_size = s, len(s)
+        j.dst, j.dst_size = d, size
+    rc = lib.zck_decompress_batch(threads, cjobs, n)
+    if rc != lib.ZCK_OK:
+        index = next(i for i in range(n) if cjobs[i].error != lib.ZCK_OK)
+        produced = int(cjobs[index].produced)
+        raise _error(rc, "decompress", f"(job {index}: {produced} of {jobs[index][1]} bytes produced)")
+    return outs
+
+
+def decompress_into(src: BufferLike, dst: bytearray | memoryview | mmap.mmap) -> None:
+    """Decompress exactly ``len(dst)`` bytes from the frames in ``src`` into the writable buffer ``dst``."""
+    s = _in(src)
+    d = ffi.from_buffer("uint8_t[]", dst, require_writable=True)
+    job = ffi.new("zck_djob[]", 1)
+    job[0].src, job[0].src_size = s, len(s)
+    job[0].dst, job[0].dst_size = d, len(d)
+    rc = lib.zck_decompress_batch(0, job, 1)
+    if rc != lib.ZCK_OK:
+        raise _error(rc, "decompress", f"({int(job[0].produced)} of {len(d)} bytes produced)")

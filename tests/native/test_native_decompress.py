@@ -1,0 +1,90 @@
+"""Batch decompression."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+from zstd_chunked._native import compress_frame, decompress_batch, decompress_into, skippable_header
+from zstd_chunked.errors import FormatError, LimitExceededError
+
+zstandard = pytest.importorskip("zstandard")
+
+
+def frames_of(data: bytes, piece: int, level: int = 3) -> bytes:
+    return b"".join(compress_frame(data[i : i + piece], level) for i in range(0, len(data), piece))
+
+
+@pytest.mark.parametrize("threads", [0, 1, 2, 4])
+def test_batch_round_trip(threads: int) -> None:
+    rng = random.Random(threads)
+    datas = [rng.randbytes(rng.randrange(0, 300000)) + bytes(rng.randrange(0, 5000)) for _ in range(25)]
+    jobs = [(frames_of(d, 70000) if d else b"", len(d)) for d in datas]
+    outs = decompress_batch(jobs, threads)
+    assert [bytes(o) for o in outs] == datas
+    assert all(isinstance(o, bytearray) for o in outs)
+
+
+def test_mixed_frames_and_extra_trailing_frames_ignored() -> None:
+    data = b"hello " * 5000
+    src = compress_frame(data[:100], 3) + skippable_header(4) + b"skip" + compress_frame(data[100:], 1)
+    src += compress_frame(b"EXTRA" * 100, 3) + b"trailing garbage is never read"
+    (out,) = decompress_batch([(src, len(data))])
+    assert bytes(out) == data
+
+
+def test_streamed_frame_without_content_size() -> None:
+    data = random.Random(3).randbytes(500000)
+    cobj = zstandard.ZstdCompressor(level=3, write_checksum=True, write_content_size=False).compressobj()
+    src = cobj.compress(data) + cobj.flush()
+    dst = bytearray(len(data))
+    decompress_into(src, dst)
+    assert dst == data
+    view = memoryview(bytearray(100))
+    decompress_into(src, view)
+    assert bytes(view) == data[:100]
+
+
+def test_truncated_input() -> None:
+    data = random.Random(4).randbytes(100000)
+    src = compress_frame(data, 3)
+    with pytest.raises(FormatError, match="ZCK_E_DATA_TRUNCATED"):
+        decompress_batch([(src[:-10], len(data))])
+    with pytest.raises(FormatError, match="ZCK_E_DATA_TRUNCATED"):
+        decompress_batch([(src, len(data) + 1)])
+    with pytest.raises(FormatError, match="ZCK_E_DATA_TRUNCATED"):
+        decompress_batch([(b"", 1)])
+    with pytest.raises(FormatError, match=r"job 1\b"):
+        decompress_batch([(src, len(data)), (src[:50], len(data))], threads=2)
+
+
+def test_corrupt_input() -> None:
+    data = b"abcdefgh" * 10000
+    src = bytearray(compress_frame(data, 3))
+    src[-1] ^= 0xFF  # checksum
+    with pytest.raises(FormatError, match="ZCK_E_CHECKSUM"):
+        decompress_batch([(bytes(src), len(data))])
+    with pytest.raises(FormatError, match="ZCK_E_NOT_ZSTD|ZCK_E_CORRUPT"):
+        decompress_batch([(b"not zstd at all", 5)])
+
+
+def test_zero_size_jobs() -> None:
+    assert decompress_batch([]) == []
+    assert decompress_batch([(b"", 0), (b"junk", 0)]) == [bytearray(), bytearray()]
+
+
+def test_window_limit() -> None:
+    # A frame header that asks for a 2 GiB window (window descriptor exponent 21 -> 2^31).
+    frame = struct.pack("<I", 0xFD2FB528) + bytes([0x00, 21 << 3]) + struct.pack("<I", 1 | (1 << 1) | (5 << 3))[:3]
+    frame += b"x"
+    with pytest.raises(LimitExceededError, match="ZCK_E_WINDOW_TOO_LARGE"):
+        decompress_batch([(frame, 5)])
+
+
+def test_many_jobs_threads() -> None:
+    rng = random.Random(8)
+    datas = [rng.randbytes(rng.randrange(1, 5000)) for _ in range(500)]
+    outs = decompress_batch([(compress_frame(d, 1), len(d)) for d in datas], threads=3)
+    assert [bytes(o) for o in outs] == datas
