@@ -16,6 +16,7 @@ in Python as ``str`` decoded from UTF-8 with ``errors="surrogateescape"``;
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -76,7 +77,7 @@ def go_string_bytes(s: str) -> bytes:
 
 def is_valid_utf8(s: str) -> bool:
     """Whether Go's ``utf8.ValidString`` holds for the string ``s`` stands for."""
-    if not _SURROGATE.search(s):
+    if s.isascii() or not _SURROGATE.search(s):
         return True
     try:
         go_string_bytes(s).decode("utf-8")
@@ -157,6 +158,10 @@ def jsoniter_string(s: str) -> str:
     ``\\u00XX`` / ``\\u202X`` (lowercase hex); each byte that is not part of
     valid UTF-8 becomes ``\\ufffd``; everything else is written raw.
     """
+    # Fast path: printable ASCII without '"', '\\', '<', '>' or '&' needs no escape.
+    if (s.isascii() and s.isprintable() and '"' not in s and "\\" not in s
+            and "<" not in s and ">" not in s and "&" not in s):
+        return '"' + s + '"'
     return _quote(s, _JSONITER_TABLE)
 
 
@@ -166,6 +171,9 @@ def encoding_json_string(s: str) -> str:
     Same as :func:`jsoniter_string` except that bytes 0x08 and 0x0C are written
     as ``\\b`` and ``\\f``.
     """
+    if (s.isascii() and s.isprintable() and '"' not in s and "\\" not in s
+            and "<" not in s and ">" not in s and "&" not in s):
+        return '"' + s + '"'
     return _quote(s, _ENCODING_JSON_TABLE)
 
 
@@ -199,6 +207,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # archives repeat their times a lot
 def go_time_rfc3339nano(seconds: int, nanos: int) -> str:
     """Go's ``time.Unix(seconds, nanos).UTC().MarshalJSON()`` text, without the quotes.
 

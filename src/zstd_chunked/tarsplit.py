@@ -52,9 +52,12 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _READ_CHUNK = 1 << 16
 
 
+_b2a_base64 = binascii.b2a_base64
+
+
 def _b64(data: Union[bytes, memoryview]) -> bytes:
     """Standard base64 with padding, as Go's encoding/json writes []byte."""
-    return base64.b64encode(data)
+    return _b2a_base64(data, newline=False)
 
 
 def _canonical_path(name: str) -> str:
@@ -89,7 +92,10 @@ class TarSplitEncoder:
         """Record raw tar bytes; an empty segment is skipped, as the reference does."""
         if not len(data):
             return
-        self._emit(b'{"type":2,"payload":"%s","position":%d}\n' % (_b64(data), self._position))
+        line = b'{"type":2,"payload":"%s","position":%d}\n' % (_b2a_base64(data, newline=False), self._position)
+        self._sink(line)
+        self.uncompressed_size += len(line)
+        self._position += 1
 
     def add_file(self, name: str, size: int, crc: Optional[bytes]) -> None:
         """Record one file entry (every tar entry gets one, directories and links too).
@@ -106,24 +112,30 @@ class TarSplitEncoder:
             raise UnsupportedTarError(f"tar entry {name!r} has a negative size ({size})")
         if (crc is None) != (size == 0) or (crc is not None and len(crc) != _CRC_SIZE):
             raise ValueError("crc must be 8 bytes when size > 0 and None when size == 0")
-        key = _canonical_path(name)
-        if key in self._seen:
+        ascii_name = name.isascii()
+        # An ASCII name is its own bytes: no need for the surrogateescape round trip.
+        key = go_clean_path(name) if ascii_name else _canonical_path(name)
+        seen = self._seen
+        if key in seen:
             raise UnsupportedTarError(
                 f"duplicate path {name!r} in the tar (cleaned: {key!r}); tar-split, and so "
                 "zstd:chunked, cannot represent two entries for one path"
             )
-        self._seen.add(key)
-        parts = [b'{"type":1']
-        if is_valid_utf8(name):
-            if name:
-                parts.append(b',"name":' + encoding_json_string(name).encode("utf-8"))
+        seen.add(key)
+        if ascii_name:
+            name_field = b',"name":' + encoding_json_string(name).encode("ascii") if name else b""
+        elif is_valid_utf8(name):
+            name_field = b',"name":' + encoding_json_string(name).encode("utf-8")
         else:
-            parts.append(b',"name_raw":"' + _b64(go_string_bytes(name)) + b'"')
-        if size:
-            parts.append(b',"size":%d' % size)
-        parts.append(b',"payload":null' if crc is None else b',"payload":"' + _b64(crc) + b'"')
-        parts.append(b',"position":%d}\n' % self._position)
-        self._emit(b"".join(parts))
+            name_field = b',"name_raw":"' + _b64(go_string_bytes(name)) + b'"'
+        if crc is None:
+            line = b'{"type":1%s,"payload":null,"position":%d}\n' % (name_field, self._position)
+        else:
+            line = b'{"type":1%s,"size":%d,"payload":"%s","position":%d}\n' % (
+                name_field, size, _b2a_base64(crc, newline=False), self._position)
+        self._sink(line)
+        self.uncompressed_size += len(line)
+        self._position += 1
 
 
 @dataclass

@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn, Optional, Protocol, Union
+from zlib import adler32
 
 from . import format as fmt
 from .errors import FormatError, LimitExceededError, TarError, UnsupportedTarError, UsageError
@@ -63,7 +64,8 @@ _GO_ZERO_TIME_UNIX = -62135596800  # time.Time{} as Unix seconds
 _NANOS = 1_000_000_000
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
-_HEADER_ONLY_TYPES = frozenset(b"123456")
+_HEADER_ONLY_TYPEFLAGS = frozenset(bytes([c]) for c in b"123456")
+_META_TYPEFLAGS = frozenset((b"x", b"g", b"L", b"K"))
 _PAX_STRING_KEYS = frozenset((b"path", b"linkpath", b"uname", b"gname"))
 _SPARSE_OFFSET, _SPARSE_NUMBYTES = "GNU.sparse.offset", "GNU.sparse.numbytes"
 _GO_INT = re.compile(rb"[+-]?[0-9]+")
@@ -88,6 +90,11 @@ class TarFormat(enum.IntFlag):
     PAX = 4
     GNU = 8
     STAR = 16
+
+
+# The same bits as plain ints, for the hot paths (IntFlag arithmetic is slow).
+_V7, _USTAR, _PAX, _GNU, _STAR = 1, 2, 4, 8, 16
+_FORMATS = {value: TarFormat(value) for value in range(32)}
 
 
 @dataclass
@@ -157,10 +164,13 @@ def _cstring(raw: bytes) -> bytes:
 
 def _go_parse_int(text: Union[bytes, str]) -> Optional[int]:
     """Go's ``strconv.ParseInt(text, 10, 64)``; None where Go returns an error."""
-    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    if not _GO_INT.fullmatch(raw):
-        return None
-    value = int(raw)
+    if text.isdigit() and (isinstance(text, bytes) or text.isascii()):  # plain ASCII digits
+        value = int(text)
+    else:
+        raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+        if not _GO_INT.fullmatch(raw):
+            return None
+        value = int(raw)
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
@@ -217,7 +227,7 @@ def _parse_pax_time(text: str) -> Optional[Time]:
         raise ValueError(text)
     if not frac:
         return _unix_time(secs, 0)
-    if not all("0" <= ch <= "9" for ch in frac):
+    if not (frac.isascii() and frac.isdigit()):
         raise ValueError(text)
     nanos = int(frac[:9].ljust(9, "0"))
     if secs_text.startswith("-"):
@@ -234,19 +244,19 @@ def _checksums(block: bytes) -> tuple[int, int]:
     return unsigned, unsigned - 256 * high
 
 
-def _block_format(block: bytes) -> TarFormat:
-    """Go's ``block.GetFormat``: UNKNOWN on a bad checksum, else a guess from the magic."""
+def _block_format(block: bytes) -> int:
+    """Go's ``block.GetFormat``: 0 (unknown) on a bad checksum, else a guess from the magic."""
     value = _parse_octal(block[148:156])
     if value is None or value not in _checksums(block):
-        return TarFormat.UNKNOWN
+        return 0
     magic, version, trailer = block[257:263], block[263:265], block[508:512]
     if magic == b"ustar\0" and trailer == b"tar\0":
-        return TarFormat.STAR
+        return _STAR
     if magic == b"ustar\0":
-        return TarFormat.USTAR | TarFormat.PAX
+        return _USTAR | _PAX
     if magic == b"ustar " and version == b" \0":
-        return TarFormat.GNU
-    return TarFormat.V7
+        return _GNU
+    return _V7
 
 
 class _FieldReader:
@@ -266,13 +276,13 @@ class _FieldReader:
         return _cstring(self.block[start:start + length])
 
 
-def _ustar_format(block: bytes, detected: TarFormat) -> TarFormat:
+def _ustar_format(block: bytes, detected: int) -> int:
     """USTAR/PAX format unless the block has non-ASCII bytes or unterminated numbers."""
     if not block.isascii():
-        return TarFormat.UNKNOWN
+        return 0
     ends = (135, 107, 115, 123, 147, 336, 344)  # size, mode, uid, gid, mtime, devmajor, devminor
     if any(block[i] != 0 for i in ends):
-        return TarFormat.UNKNOWN
+        return 0
     return detected
 
 
@@ -290,10 +300,115 @@ def _gnu_times(block: bytes) -> Optional[tuple[Optional[Time], Optional[Time]]]:
     return times[0], times[1]
 
 
+# The fast path takes the common header: numeric fields in the usual octal layouts
+# (all digits but the last one or two bytes, which are NULs or spaces), USTAR or
+# GNU magic, a valid unsigned checksum, no GNU atime/ctime. Everything else (V7,
+# STAR, base-256 numbers, signed checksums, odd padding, errors) goes to the
+# general parser, which follows Go step by step.
+#: Octal digits to "0", NUL and space to " ", every other byte to "x".
+_SHAPE = bytes(ord("0") if ch in b"01234567" else ord(" ") if ch in b"\0 " else ord("x") for ch in range(256))
+
+
+def _field_shapes(*widths: int) -> frozenset[bytes]:
+    """Every shape (digits as "0", NUL/space as " ") of consecutive octal fields the fast path takes."""
+    shapes = [b""]
+    for width in widths:
+        options = (b"0" * (width - 1) + b" ", b"0" * (width - 2) + b"  ")
+        shapes = [shape + option for shape in shapes for option in options]
+    return frozenset(shapes)
+
+
+_NUMERIC_SHAPES = _field_shapes(8, 8, 8, 12, 12, 8)  # mode, uid, gid, size, mtime, chksum
+#: The layout Go, GNU tar and Python write: 7, 7, 7, 11, 11 digits and a NUL, then a
+#: 6-digit checksum, a NUL and a space.
+_CANONICAL_SHAPE = b"0000000 0000000 0000000 00000000000 00000000000 000000  "
+assert _CANONICAL_SHAPE in _NUMERIC_SHAPES
+_DEVICE_SHAPES = _field_shapes(8, 8)  # devmajor, devminor
+_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
+_EIGHTS = (8,) * 6
+_NO_DEVICE = bytes(16)
+_GNU_MAGIC = b"ustar  \0"
+_USTAR_MAGIC = b"ustar\0"
+_STAR_TRAILER = b"tar\0"
+
+
 def _parse_header_block(block: bytes, offset: int) -> TarHeader:
     """Go's ``Reader.readHeader`` for one non-zero block at input ``offset``."""
+    numeric = block[100:156]
+    shape = numeric.translate(_SHAPE)
+    if shape == _CANONICAL_SHAPE:
+        # The 49 digits of the six fields read as one number, then cut by bit positions.
+        value = int(numeric.translate(None, b"\0 "), 8)
+        chksum = value & 0o777777
+        mtime = (value >> 18) & 0o77777777777
+        size = (value >> 51) & 0o77777777777
+        gid = (value >> 84) & 0o7777777
+        uid = (value >> 105) & 0o7777777
+        mode = value >> 126
+    elif shape in _NUMERIC_SHAPES:
+        # int() skips the surrounding whitespace once NULs are spaces; split() cuts the fields.
+        mode, uid, gid, size, mtime, chksum = map(int, numeric.translate(_NUL_TO_SPACE).split(), _EIGHTS)
+    else:
+        return _parse_header_block_general(block, offset)
+    # The unsigned checksum (the checksum field counts as eight spaces). Adler-32's low
+    # half is 1 + the byte sum modulo 65521, which neither an ASCII block nor 256 bytes reach.
+    ascii_block = block.isascii()
+    if ascii_block:
+        unsigned = (adler32(block) & 0xFFFF) - (adler32(numeric[48:]) & 0xFFFF) + 256
+    else:
+        unsigned = (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF)
+        unsigned += 255 - (adler32(numeric[48:]) & 0xFFFF)
+    if chksum != unsigned:  # a signed checksum, or not a valid header
+        return _parse_header_block_general(block, offset)
+    devices = block[329:345]
+    if devices == _NO_DEVICE:
+        devmajor = devminor = 0
+    elif devices.translate(_SHAPE) in _DEVICE_SHAPES:
+        devmajor, devminor = map(int, devices.translate(_NUL_TO_SPACE).split(), _EIGHTS[:2])
+    else:
+        return _parse_header_block_general(block, offset)
+    end = block.find(0, 0, 100)
+    name = block[:end] if end >= 0 else block[:100]
+    magic = block[257:265]
+    if magic == _GNU_MAGIC:
+        if block[345] or block[357]:  # GNU atime/ctime
+            return _parse_header_block_general(block, offset)
+        form = _GNU
+    elif magic[:6] == _USTAR_MAGIC and block[508:512] != _STAR_TRAILER:
+        if block[345]:
+            end = block.find(0, 345, 500)
+            name = block[345:end if end >= 0 else 500] + b"/" + name
+        if not ascii_block or block[107] | block[115] | block[123] | block[135] | block[147] | block[336] | block[344]:
+            form = 0
+        else:
+            form = _USTAR | _PAX
+    else:
+        return _parse_header_block_general(block, offset)
+    if block[157]:
+        end = block.find(0, 157, 257)
+        linkname = block[157:end if end >= 0 else 257].decode("utf-8", "surrogateescape")
+    else:
+        linkname = ""
+    owners = block[265:329]
+    names = _OWNER_CACHE.get(owners)
+    if names is None:
+        names = _OWNER_CACHE[owners] = (_decode(_cstring(owners[:32])), _decode(_cstring(owners[32:])))
+        if len(_OWNER_CACHE) > 256:
+            _OWNER_CACHE.clear()
+    return TarHeader(
+        block[156:157], name.decode("utf-8", "surrogateescape"), linkname, size, mode, uid, gid,
+        names[0], names[1], (mtime, 0), None, None, devmajor, devminor, {}, _FORMATS[form], offset,
+    )
+
+
+#: Decoded (uname, gname) by their raw 64 bytes: most archives have a handful of owners.
+_OWNER_CACHE: dict[bytes, tuple[str, str]] = {}
+
+
+def _parse_header_block_general(block: bytes, offset: int) -> TarHeader:
+    """Go's ``Reader.readHeader``, field by field (every header the fast path does not take)."""
     detected = _block_format(block)
-    if detected == TarFormat.UNKNOWN:
+    if detected == 0:
         raise TarError(f"invalid tar header at offset {offset} (bad checksum or not a tar header)")
     f = _FieldReader(block, offset)
     hdr = TarHeader(
@@ -309,13 +424,13 @@ def _parse_header_block(block: bytes, offset: int) -> TarHeader:
     )
     hdr.mtime = _unix_time(f.numeric(136, 12, "mtime"), 0)
     name = f.string(0, 100)
-    if detected != TarFormat.V7:
+    if detected != _V7:
         name = _parse_extended_fields(hdr, f, detected, name)
     hdr.name = _decode(name)
     return hdr
 
 
-def _parse_extended_fields(hdr: TarHeader, f: _FieldReader, detected: TarFormat, name: bytes) -> bytes:
+def _parse_extended_fields(hdr: TarHeader, f: _FieldReader, detected: int, name: bytes) -> bytes:
     """Fill the USTAR/GNU/STAR-only fields of ``hdr``; returns the full name (prefix joined)."""
     block = f.block
     hdr.uname = _decode(f.string(265, 32))
@@ -323,15 +438,15 @@ def _parse_extended_fields(hdr: TarHeader, f: _FieldReader, detected: TarFormat,
     hdr.devmajor = f.numeric(329, 8, "devmajor")
     hdr.devminor = f.numeric(337, 8, "devminor")
     prefix = b""
-    if detected & (TarFormat.USTAR | TarFormat.PAX):
-        hdr.format = _ustar_format(block, detected)
+    if detected & (_USTAR | _PAX):
+        hdr.format = _FORMATS[_ustar_format(block, detected)]
         prefix = f.string(345, 155)
-    elif detected & TarFormat.STAR:
+    elif detected & _STAR:
         prefix = f.string(345, 131)
         hdr.atime = _unix_time(f.numeric(476, 12, "atime"), 0)
         hdr.ctime = _unix_time(f.numeric(488, 12, "ctime"), 0)
     else:  # GNU
-        hdr.format = detected
+        hdr.format = _FORMATS[detected]
         times = _gnu_times(block)
         if times is not None:
             hdr.atime, hdr.ctime = times
@@ -365,28 +480,28 @@ def _parse_pax_records(data: bytes, offset: int) -> dict[str, str]:
 
 def _parse_pax_record(data: bytes, pos: int, offset: int) -> tuple[str, str, int]:
     """One PAX record at ``data[pos:]``: (key, value, position after the record)."""
-
-    def bad(why: str) -> TarError:
-        return TarError(f"malformed PAX record ({why}) at byte {pos} of the PAX data at offset {offset}")
-
     space = data.find(b" ", pos)
     if space < 0:
-        raise bad("no length")
+        raise _bad_pax_record("no length", pos, offset)
     length = _go_parse_int(data[pos:space])
     if length is None or length < 5 or length > len(data) - pos:
-        raise bad("bad length")
+        raise _bad_pax_record("bad length", pos, offset)
     end = pos + length
     if space + 1 > end - 1:  # Go's reader would panic here
-        raise bad("length shorter than its own digits")
+        raise _bad_pax_record("length shorter than its own digits", pos, offset)
     if data[end - 1] != 0x0A:
-        raise bad("no newline")
+        raise _bad_pax_record("no newline", pos, offset)
     record = data[space + 1:end - 1]
     key, eq, value = record.partition(b"=")
     if not eq or not key:
-        raise bad("no key")
+        raise _bad_pax_record("no key", pos, offset)
     if (key in _PAX_STRING_KEYS and b"\0" in value) or b"\0" in key:
-        raise bad("NUL byte")
-    return _decode(key), _decode(value), end
+        raise _bad_pax_record("NUL byte", pos, offset)
+    return key.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"), end
+
+
+def _bad_pax_record(why: str, pos: int, offset: int) -> TarError:
+    return TarError(f"malformed PAX record ({why}) at byte {pos} of the PAX data at offset {offset}")
 
 
 def _merge_pax(hdr: TarHeader, records: dict[str, str], offset: int) -> None:
@@ -501,14 +616,23 @@ class TarReader:
         Returns an empty view when the payload is done. Header-only entry types
         (links, devices, directories, FIFOs) have no payload whatever their size says.
         """
-        self._check_error()
-        if self._remaining == 0 or n == 0:
+        if self._error is not None:
+            raise self._error
+        remaining = self._remaining
+        if remaining == 0 or n == 0:
             return memoryview(b"")
-        want = self._remaining if n < 0 else min(n, self._remaining)
-        if not self._load():
-            self._fail_truncated(f"payload of {self._entry_name()}")
-        view = self._take(want)
-        self._remaining -= len(view)
+        want = remaining if n < 0 or n > remaining else n
+        pos = self._pos
+        if pos >= len(self._chunk):
+            if not self._load():
+                self._fail_truncated(f"payload of {self._entry_name()}")
+            pos = 0
+        end = pos + want
+        if end > len(self._chunk):
+            end = len(self._chunk)
+        view = self._view[pos:end]
+        self._pos = end
+        self._remaining = remaining - (end - pos)
         return view
 
     def readinto(self, buffer: Union[bytearray, memoryview]) -> int:
@@ -587,10 +711,13 @@ class TarReader:
         self._raw += data
         self._meta += len(data)
         if self._meta > MAX_META_BYTES:
-            raise LimitExceededError(
-                f"more than {MAX_META_BYTES} bytes of tar headers before one entry "
-                f"(input offset {self.offset})"
-            )
+            self._meta_limit_exceeded()
+
+    def _meta_limit_exceeded(self) -> NoReturn:
+        raise LimitExceededError(
+            f"more than {MAX_META_BYTES} bytes of tar headers before one entry "
+            f"(input offset {self.offset})"
+        )
 
     # -- errors -------------------------------------------------------------------
 
@@ -614,19 +741,26 @@ class TarReader:
         self._meta = 0
         pax: Optional[dict[str, str]] = None
         long_name = long_link = ""
-        found = TarFormat.USTAR | TarFormat.PAX | TarFormat.GNU
+        found = _USTAR | _PAX | _GNU
         while True:
-            self._skip_payload()
-            if not self._skip_padding():
+            if self._remaining:
+                self._skip_payload()
+            if self._pad and not self._skip_padding():
                 return None
             hdr = self._read_header()
             if hdr is None:
                 return None
-            self._start_payload(hdr)
-            found &= hdr.format
             kind = hdr.typeflag
+            size = 0 if kind in _HEADER_ONLY_TYPEFLAGS else hdr.size
+            if size < 0:
+                self._start_payload(hdr)  # raises
+            self._remaining = size
+            self._pad = -size % BLOCK
+            found &= hdr.format._value_  # a plain int: IntFlag arithmetic is slow
+            if kind not in _META_TYPEFLAGS:
+                return self._finish_header(hdr, pax, long_name, long_link, found)
             if kind in (b"x", b"g"):
-                found &= TarFormat.PAX
+                found &= _PAX
                 pax = _parse_pax_records(self._read_meta_body(hdr), hdr.header_offset)
                 if kind == b"g":
                     _merge_pax(hdr, pax, hdr.header_offset)
@@ -634,15 +768,13 @@ class TarReader:
                         f"PAX global header ('g') at offset {hdr.header_offset}: not supported "
                         "(the reference writer refuses it)"
                     )
-            elif kind in (b"L", b"K"):
-                found &= TarFormat.GNU
+            else:  # L or K
+                found &= _GNU
                 text = _decode(_cstring(self._read_meta_body(hdr)))
                 if kind == b"L":
                     long_name = text
                 else:
                     long_link = text
-            else:
-                return self._finish_header(hdr, pax, long_name, long_link, found)
 
     def _skip_payload(self) -> None:
         """Discard the unread payload of the previous entry into the raw bytes."""
@@ -655,9 +787,18 @@ class TarReader:
 
     def _skip_padding(self) -> bool:
         """Read the previous entry's padding; False if the input ends exactly before it."""
-        if self._pad == 0:
+        pad = self._pad
+        if pad == 0:
             return True
-        data = self._read_exact(self._pad)
+        pos = self._pos
+        end = pos + pad
+        if end <= len(self._chunk):  # the common case: the padding is buffered
+            data = self._chunk[pos:end]
+            self._pos = end
+            self._account_meta(data)
+            self._pad = 0
+            return True
+        data = self._read_exact(pad)
         if not data:
             return False  # Go: io.EOF, a clean end
         if len(data) < self._pad:
@@ -669,10 +810,19 @@ class TarReader:
 
     def _read_header(self) -> Optional[TarHeader]:
         """Read one header block; None for the end-of-archive conditions."""
-        offset = self.offset
-        block = self._read_block("tar header")
-        if block is None:
-            return None
+        pos = self._pos
+        offset = self._base + pos
+        end = pos + BLOCK
+        block: Optional[bytes]
+        if end <= len(self._chunk) and self._meta + BLOCK <= MAX_META_BYTES:  # the common case
+            block = self._chunk[pos:end]
+            self._pos = end
+            self._raw += block
+            self._meta += BLOCK
+        else:
+            block = self._read_block("tar header")
+            if block is None:
+                return None
         if block == _ZERO_BLOCK:
             second = self._read_block("end-of-archive block")
             if second is None or second == _ZERO_BLOCK:
@@ -682,17 +832,26 @@ class TarReader:
 
     def _read_block(self, what: str) -> Optional[bytes]:
         """One 512-byte block, accounted; None at the end of the input."""
-        block = self._read_exact(BLOCK)
-        if not block:
-            return None
-        if len(block) < BLOCK:
-            self._fail_truncated(what)
-        self._account_meta(block)
+        pos = self._pos
+        end = pos + BLOCK
+        if end <= len(self._chunk):  # the common case: the block is buffered
+            block = self._chunk[pos:end]
+            self._pos = end
+        else:
+            block = self._read_exact(BLOCK)
+            if not block:
+                return None
+            if len(block) < BLOCK:
+                self._fail_truncated(what)
+        self._raw += block
+        self._meta += BLOCK
+        if self._meta > MAX_META_BYTES:
+            self._meta_limit_exceeded()
         return block
 
     def _start_payload(self, hdr: TarHeader) -> None:
         """Go's ``handleRegularFile``: payload length and padding for ``hdr``."""
-        size = 0 if hdr.typeflag and hdr.typeflag[0] in _HEADER_ONLY_TYPES else hdr.size
+        size = 0 if hdr.typeflag in _HEADER_ONLY_TYPEFLAGS else hdr.size
         if size < 0:
             raise TarError(f"negative size {size} in the tar header at offset {hdr.header_offset}")
         self._remaining = size
@@ -718,10 +877,11 @@ class TarReader:
         pax: Optional[dict[str, str]],
         long_name: str,
         long_link: str,
-        found: TarFormat,
+        found: int,
     ) -> TarHeader:
         """Merge meta headers into the entry's header, as the default branch of Go's next()."""
-        _merge_pax(hdr, pax or {}, hdr.header_offset)
+        if pax is not None:
+            _merge_pax(hdr, pax, hdr.header_offset)
         if long_name:
             hdr.name = long_name
         if long_link:
@@ -734,14 +894,14 @@ class TarReader:
                 f"old GNU sparse file {hdr.name!r} (typeflag 'S') at offset {hdr.header_offset}: "
                 "not supported (the reference writer refuses it)"
             )
-        if any(key.startswith("GNU.sparse.") for key in hdr.pax_records):
+        if hdr.pax_records and any(key.startswith("GNU.sparse.") for key in hdr.pax_records):
             raise UnsupportedTarError(
                 f"PAX sparse file {hdr.name!r} at offset {hdr.header_offset}: not supported "
                 "(the reference writer stores the expanded data, so the layer no longer matches the tar)"
             )
-        if found & TarFormat.USTAR and found & TarFormat.PAX:
-            found &= TarFormat.USTAR
-        hdr.format = found
+        if found & _USTAR and found & _PAX:
+            found &= _USTAR
+        hdr.format = _FORMATS[found]
         return hdr
 
 
@@ -780,10 +940,22 @@ def iterate_headers(segments: Iterable[bytes]) -> Iterator[TarHeader]:
 # --- paths ------------------------------------------------------------------------
 
 
+# A "." or ".." path element.
+_DOT_ELEMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
+
+
 def go_clean_path(path: str) -> str:
     """Go's ``path/filepath.Clean`` on Unix: the shortest lexically equivalent path."""
     if path == "":
         return "."
+    # Fast path: a clean path, possibly with one final slash (how tars name directories).
+    trimmed = path[:-1] if path[-1] == "/" and len(path) > 1 else path
+    if (
+        "//" not in trimmed
+        and (trimmed[-1] != "/" or len(trimmed) == 1)
+        and (("/." not in trimmed and trimmed[0] != ".") or _DOT_ELEMENT.search(trimmed) is None)
+    ):
+        return trimmed
     rooted = path.startswith("/")
     parts: list[str] = []
     for element in path.split("/"):
