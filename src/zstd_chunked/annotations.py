@@ -21,8 +21,8 @@ from typing import Mapping
 from . import format as fmt
 from .errors import AnnotationError
 
-_POSITION4_RE = re.compile(r"^(\d{1,20}):(\d{1,20}):(\d{1,20}):(\d{1,20})\Z")
-_POSITION3_RE = re.compile(r"^(\d{1,20}):(\d{1,20}):(\d{1,20})\Z")
+_POSITION4_RE = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20})\Z")  # ASCII digits only, as Go
+_POSITION3_RE = re.compile(r"^([0-9]{1,20}):([0-9]{1,20}):([0-9]{1,20})\Z")
 _DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})\Z")
 _U64_MAX = (1 << 64) - 1
 

@@ -12,15 +12,17 @@ components are created with ``O_EXCL``/``O_NOFOLLOW`` or the ``dir_fd`` and
 from __future__ import annotations
 
 import base64
+import binascii
 import errno
 import os
 import stat
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import format as fmt
-from .errors import UnsafePathError, ZstdChunkedError
+from .errors import FormatError, LimitExceededError, NotFoundError, UnsafePathError
 from .tarstream import go_clean_path
 from .toc import TocEntry
 
@@ -32,6 +34,10 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 WHITEOUT_MODES = ("keep", "apply", "skip")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _SKIP_XATTRS = frozenset({"security.selinux"})
+#: Longest in-tree path extracted, in bytes (Linux PATH_MAX).
+MAX_PATH = 4096
+#: Directory descriptors kept open between entries.
+MAX_CACHED_DIRS = 64
 
 
 @dataclass
@@ -49,21 +55,35 @@ class ExtractReport:
 
 
 def clean_relative(name: str) -> str:
-    """The in-tree relative path of a TOC name ("" for the root itself)."""
+    """The in-tree relative path of a TOC name ("" for the root itself).
+
+    Raises :class:`UnsafePathError` for a NUL byte and :class:`LimitExceededError`
+    for a path longer than :data:`MAX_PATH` bytes (the reference, which opens full
+    paths under the root, fails on those too).
+    """
     if "\x00" in name:
         raise UnsafePathError(f"NUL byte in path {name!r}")
-    return go_clean_path("/" + name).lstrip("/")
+    rel = go_clean_path("/" + name).lstrip("/")
+    if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise LimitExceededError(f"path of {len(rel)} characters is longer than {MAX_PATH} bytes: {rel[:80]!r}...")
+    return rel
 
 
 class _Tree:
-    """Directory descriptors under the extraction root, opened without following links."""
+    """Directory descriptors under the extraction root, opened without following links.
+
+    At most :data:`MAX_CACHED_DIRS` descriptors stay open (least recently used
+    ones are closed), so a layer with many directories cannot exhaust the
+    process's descriptors. A descriptor returned by :meth:`dir_fd` stays valid
+    until the next :meth:`dir_fd`, :meth:`forget` or :meth:`close` call.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
-        self._fds: dict[str, int] = {"": self.root_fd}
+        self._fds: OrderedDict[str, int] = OrderedDict()
 
     def close(self) -> None:
-        for fd in self._fds.values():
+        for fd in [*self._fds.values(), self.root_fd]:
             try:
                 os.close(fd)
             except OSError:
@@ -72,29 +92,63 @@ class _Tree:
 
     def forget(self, rel: str) -> None:
         """Drop cached descriptors at or under ``rel`` (it was removed or replaced)."""
-        for key in [k for k in self._fds if k and (k == rel or k.startswith(rel + "/"))]:
+        for key in [k for k in self._fds if k == rel or k.startswith(rel + "/")]:
             os.close(self._fds.pop(key))
 
     def dir_fd(self, rel: str, create: bool) -> int:
         """Descriptor of directory ``rel``; creates missing components (mode 0755) when asked."""
+        if not rel:
+            return self.root_fd
         fd = self._fds.get(rel)
         if fd is not None:
+            self._fds.move_to_end(rel)
             return fd
-        parent, _, base = rel.rpartition("/")
-        pfd = self.dir_fd(parent, create)
+        # Start from the deepest cached ancestor, then walk down one component at a time.
+        start, pfd = rel, self.root_fd
+        while True:
+            start = start.rpartition("/")[0]
+            if not start:
+                break
+            cached = self._fds.get(start)
+            if cached is not None:
+                pfd = cached
+                break
+        names = (rel[len(start) + 1:] if start else rel).split("/")
+        opened: Optional[int] = None  # a descriptor of ours (not cached) that pfd may be
         try:
-            fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+            for base in names:
+                fd = self._open_child(pfd, base, rel, create)
+                if opened is not None:
+                    os.close(opened)
+                opened = pfd = fd
+        except BaseException:
+            if opened is not None:
+                os.close(opened)
+            raise
+        assert opened is not None
+        self._fds[rel] = opened
+        while len(self._fds) > MAX_CACHED_DIRS:
+            os.close(self._fds.popitem(last=False)[1])
+        return opened
+
+    @staticmethod
+    def _open_child(pfd: int, base: str, rel: str, create: bool) -> int:
+        try:
+            return os.open(base, _DIR_FLAGS, dir_fd=pfd)
         except FileNotFoundError:
             if not create:
                 raise
-            os.mkdir(base, 0o755, dir_fd=pfd)
-            fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                raise UnsafePathError(f"{rel!r} is a symlink or not a directory; refusing to go through it") from None
+                raise UnsafePathError(f"{rel!r} goes through a symlink or a non-directory; refusing") from None
             raise
-        self._fds[rel] = fd
-        return fd
+        os.mkdir(base, 0o755, dir_fd=pfd)
+        try:
+            return os.open(base, _DIR_FLAGS, dir_fd=pfd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise UnsafePathError(f"{rel!r} goes through a symlink or a non-directory; refusing") from None
+            raise
 
 
 def _lstat(name: str, dir_fd: int) -> Optional[os.stat_result]:
@@ -105,21 +159,52 @@ def _lstat(name: str, dir_fd: int) -> Optional[os.stat_result]:
 
 
 def _remove(tree: _Tree, rel: str, name: str, dir_fd: int) -> None:
-    """Remove whatever is at name (a tree for directories)."""
+    """Remove whatever is at name (a whole tree for directories).
+
+    Trees are removed depth first without recursion and with at most two
+    descriptors open: the walk goes down through ``O_NOFOLLOW`` opens and back
+    up through ``..``, checking that ``..`` is the directory it came from.
+    """
     st = _lstat(name, dir_fd)
     if st is None:
         return
-    if stat.S_ISDIR(st.st_mode):
-        tree.forget(rel)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-        try:
-            for child in os.listdir(fd):
-                _remove(tree, rel + "/" + child if rel else child, child, fd)
-        finally:
-            os.close(fd)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
+    if not stat.S_ISDIR(st.st_mode):
         os.unlink(name, dir_fd=dir_fd)
+        return
+    tree.forget(rel)
+    current = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    path: list[tuple[str, int, int]] = []  # (name in parent, parent's st_dev, parent's st_ino)
+    try:
+        while True:
+            subdir = None
+            for child in os.listdir(current):
+                cst = _lstat(child, current)
+                if cst is None:
+                    continue
+                if stat.S_ISDIR(cst.st_mode):
+                    subdir = child
+                    break
+                os.unlink(child, dir_fd=current)
+            if subdir is not None:
+                here = os.fstat(current)
+                fd = os.open(subdir, _DIR_FLAGS, dir_fd=current)
+                os.close(current)
+                current = fd
+                path.append((subdir, here.st_dev, here.st_ino))
+                continue
+            if not path:
+                break
+            child, dev, ino = path.pop()
+            fd = os.open("..", _DIR_FLAGS, dir_fd=current)
+            os.close(current)
+            current = fd
+            up = os.fstat(current)
+            if (up.st_dev, up.st_ino) != (dev, ino):
+                raise UnsafePathError(f"{rel!r} changed while it was being removed")
+            os.rmdir(child, dir_fd=current)
+    finally:
+        os.close(current)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 class _Extractor:
@@ -181,11 +266,13 @@ class _Extractor:
         if kind == fmt.TYPE_REG:
             self._regular(entry, base, pfd)
         elif kind == fmt.TYPE_SYMLINK:
+            if not entry.linkname:
+                raise FormatError(f"symlink {entry.name!r} has an empty target")
             os.symlink(entry.linkname, base, dir_fd=pfd)
             self._attributes(entry, name=base, dir_fd=pfd)
             self.report.symlinks += 1
         elif kind == fmt.TYPE_HARDLINK:
-            self._hardlink(entry, base, pfd)
+            self._hardlink(entry, parent_rel, base)
         elif kind in (fmt.TYPE_CHAR, fmt.TYPE_BLOCK, fmt.TYPE_FIFO):
             self._device(entry, base, pfd)
         else:
@@ -211,21 +298,26 @@ class _Extractor:
         os.close(fd)
         self.report.files += 1
 
-    def _hardlink(self, entry: TocEntry, base: str, pfd: int) -> None:
+    def _hardlink(self, entry: TocEntry, parent_rel: str, base: str) -> None:
         target = clean_relative(entry.linkname)
         if not target:
             raise UnsafePathError(f"hard link {entry.name!r} points at the extraction root")
         tparent, _, tbase = target.rpartition("/")
+        missing = NotFoundError(f"hard link {entry.name!r}: target {entry.linkname!r} does not exist")
         try:
-            tfd = self.tree.dir_fd(tparent, create=False)
+            tfd = os.dup(self.tree.dir_fd(tparent, create=False))  # our own: dir_fd() below may close the cached one
         except FileNotFoundError:
-            raise ZstdChunkedError(f"hard link {entry.name!r}: target {entry.linkname!r} does not exist") from None
-        st = _lstat(tbase, tfd)
-        if st is None:
-            raise ZstdChunkedError(f"hard link {entry.name!r}: target {entry.linkname!r} does not exist")
-        if stat.S_ISDIR(st.st_mode):
-            raise UnsafePathError(f"hard link {entry.name!r} points at a directory")
-        os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+            raise missing from None
+        try:
+            st = _lstat(tbase, tfd)
+            if st is None:
+                raise missing
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafePathError(f"hard link {entry.name!r} points at a directory")
+            pfd = self.tree.dir_fd(parent_rel, create=True)
+            os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
         self.report.hardlinks += 1
 
     def _device(self, entry: TocEntry, base: str, pfd: int) -> None:
@@ -238,7 +330,14 @@ class _Extractor:
                 os.mkfifo(base, perm, dir_fd=pfd)
             else:
                 kind = stat.S_IFCHR if entry.type == fmt.TYPE_CHAR else stat.S_IFBLK
-                os.mknod(base, perm | kind, os.makedev(entry.devmajor, entry.devminor), dir_fd=pfd)
+                try:
+                    if not (0 <= entry.devmajor <= 0xFFFFFFFF and 0 <= entry.devminor <= 0xFFFFFFFF):
+                        raise ValueError("device number out of range")
+                    device = os.makedev(entry.devmajor, entry.devminor)
+                except (OverflowError, ValueError):
+                    raise FormatError(f"{entry.name!r}: device number {entry.devmajor}:{entry.devminor} "
+                                      "is out of range") from None
+                os.mknod(base, perm | kind, device, dir_fd=pfd)
         except PermissionError:
             self.report.skipped.append(entry.name)
             self.report.warnings.append(f"{entry.name}: no permission to create a device node")
@@ -269,14 +368,21 @@ class _Extractor:
                 os.chown(target, entry.uid, entry.gid, **kw)
             except OSError as exc:
                 self.report.warnings.append(f"{entry.name}: chown: {exc.strerror}")
+            except OverflowError:
+                self.report.warnings.append(f"{entry.name}: chown: owner {entry.uid}:{entry.gid} is out of range")
         if self.xattrs and entry.xattrs and fd is not None:
             for key, value in entry.xattrs.items():
                 if key in _SKIP_XATTRS:
                     continue
                 try:
-                    os.setxattr(fd, key, base64.b64decode(value))
+                    data = base64.b64decode(value, validate=True)
+                except (binascii.Error, ValueError):
+                    raise FormatError(f"{entry.name!r}: the value of xattr {key!r} is not base64") from None
+                try:
+                    os.setxattr(fd, key, data)
                 except OSError as exc:
-                    if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES):
+                    if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES,
+                                         errno.EINVAL, errno.ERANGE, errno.E2BIG, errno.ENOSPC):
                         raise
                     self.report.warnings.append(f"{entry.name}: xattr {key}: {exc.strerror}")
         if not is_link:

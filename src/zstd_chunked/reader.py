@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import zstandard
 
@@ -40,9 +40,14 @@ from .tocmatch import check_toc_matches_tarsplit
 
 #: Chunks are fetched and decompressed in groups of about this many bytes.
 FETCH_GROUP = 8 << 20
+#: Chunks larger than FETCH_GROUP (compressed or not), and zero chunks, are produced
+#: in pieces of at most this many bytes, so memory stays bounded whatever sizes the
+#: TOC claims.
+PIECE = 1 << 20
+_ZERO_PIECE = bytes(PIECE)
 
 
-def _digest_of(data: bytes, algorithm_digest: str) -> str:
+def _digest_of(data: bytes | bytearray, algorithm_digest: str) -> str:
     algorithm = algorithm_digest.split(":", 1)[0]
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
@@ -56,6 +61,7 @@ class _LimitedReader(io.RawIOBase):
         self._limit = limit
         self._what = what
         self.count = 0
+        self.exceeded = False
 
     def readable(self) -> bool:
         return True
@@ -71,6 +77,7 @@ class _LimitedReader(io.RawIOBase):
             raise FormatError(f"{self._what}: corrupt zstd data: {exc}") from None
         n = len(data)
         if n > self._left:
+            self.exceeded = True
             raise LimitExceededError(f"{self._what} decompresses to more than {self._limit} bytes")
         view[:n] = data
         self._left -= n
@@ -175,7 +182,11 @@ class Layer:
             if actual != expected:
                 raise DigestMismatchError(f"TOC digest mismatch: annotation says {expected}, blob has {actual}")
             self.authenticated = True
-        self.toc_raw = _decompress_limited(toc_data, self.max_toc_size, "TOC")
+        try:
+            self.toc_raw = _decompress_limited(toc_data, toc_pos.uncompressed, "TOC")
+        except LimitExceededError:
+            raise FormatError(
+                f"TOC decompresses to more than the {toc_pos.uncompressed} bytes the layer says") from None
         if len(self.toc_raw) != toc_pos.uncompressed:
             raise FormatError(
                 f"TOC decompresses to {len(self.toc_raw)} bytes, the layer says {toc_pos.uncompressed}")
@@ -203,7 +214,7 @@ class Layer:
         self.tarsplit_position = pos
         segments: list[bytes] = []
         size = 0
-        stream = self._tarsplit_stream()
+        stream = self._tarsplit_stream(pos.uncompressed)
         try:
             for e in iter_tarsplit(stream):
                 if e.type == fmt.TARSPLIT_SEGMENT_TYPE:
@@ -214,17 +225,22 @@ class Layer:
             if stream.count != pos.uncompressed:
                 raise FormatError(
                     f"tar-split decompresses to {stream.count} bytes, the layer says {pos.uncompressed}")
+        except LimitExceededError:
+            if not stream.exceeded:
+                raise  # a line over the decoder's limit
+            raise FormatError(
+                f"tar-split decompresses to more than the {pos.uncompressed} bytes the layer says") from None
         finally:
             stream.close()
         check_toc_matches_tarsplit(self.toc, segments)
         self.tar_size = size
 
-    def _tarsplit_stream(self) -> _LimitedReader:
+    def _tarsplit_stream(self, limit: Optional[int] = None) -> _LimitedReader:
         if self.tarsplit_compressed is None:
             raise MissingTarSplitError("this layer has no tar-split: the exact tar cannot be rebuilt")
         reader = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
             io.BytesIO(self.tarsplit_compressed), read_across_frames=True)
-        return _LimitedReader(reader, self.max_tarsplit_size, "tar-split")
+        return _LimitedReader(reader, self.max_tarsplit_size if limit is None else limit, "tar-split")
 
     def tarsplit_entries(self) -> Iterator[TarSplitEntry]:
         """The decoded tar-split entries, streamed. Raises MissingTarSplitError without one."""
@@ -341,27 +357,42 @@ class Layer:
         return result
 
     def iter_file(self, path_or_content: str | FileContent) -> Iterator[bytes]:
-        """Yield a regular file's bytes chunk by chunk, verifying every digest."""
+        """Yield a regular file's bytes chunk by chunk, verifying every digest.
+
+        Memory stays bounded: zero chunks and chunks above :data:`FETCH_GROUP`
+        come in pieces of at most :data:`PIECE` bytes.
+        """
         self._check_open()
         content = self.file(path_or_content) if isinstance(path_or_content, str) else path_or_content
         entry = content.entry
         sha = hashlib.new(entry.digest.split(":", 1)[0]) if entry.digest else hashlib.sha256()
         for group in _groups(content.chunks):
-            if group[0].zeros:
-                data = [bytes(group[0].size)]
-                if group[0].digest:
-                    actual = _digest_of(data[0], group[0].digest)
-                    if actual != group[0].digest:
-                        raise DigestMismatchError(f"zero chunk of {entry.name!r} has a wrong digest")
+            first = group[0]
+            pieces: Iterable[bytes]
+            if first.zeros:
+                pieces = _zero_pieces(first, entry.name)
+            elif len(group) == 1 and _cost(first) > FETCH_GROUP:
+                pieces = self._stream_pieces(first)
             else:
-                data = self._decompress_chunks(group)
-            for piece in data:
+                pieces = self._decompress_chunks(group)
+            for piece in pieces:
                 sha.update(piece)
                 yield piece
         actual = f"{sha.name}:{sha.hexdigest()}"
         expected = entry.digest or fmt.EMPTY_SHA256
         if actual != expected:
             raise DigestMismatchError(f"{entry.name!r} has digest {actual}, TOC says {expected}")
+
+    def _stream_pieces(self, chunk: Chunk) -> Iterator[bytes]:
+        stream = _ChunkStream(self, chunk, chunk.digest)
+        try:
+            while True:
+                piece = stream.read(PIECE)
+                if not piece:
+                    return
+                yield piece
+        finally:
+            stream.close()
 
     def read(self, path: str) -> bytes:
         """The whole content of a regular file (hard links are followed), verified."""
@@ -374,7 +405,8 @@ class Layer:
 
     # -- rebuild and verify -----------------------------------------------------------
 
-    def rebuild_tar(self, out: Any, diff_id: Optional[str] = None) -> str:
+    def rebuild_tar(self, out: Any, diff_id: Optional[str] = None,
+                    on_progress: Optional[Callable[[int], None]] = None) -> str:
         """Write the exact original tar to ``out`` (a path or binary file); returns its DiffID.
 
         Raises :class:`MissingTarSplitError` for layers without tar-split and
@@ -383,7 +415,7 @@ class Layer:
         """
         from .rebuild import rebuild_tar
 
-        return rebuild_tar(self, out, diff_id)
+        return rebuild_tar(self, out, diff_id, on_progress)
 
     def verify(self, diff_id: Optional[str] = None) -> dict[str, Any]:
         """Check everything; returns a report, raises on the first failure."""
@@ -427,6 +459,11 @@ class Layer:
         self.close()
 
 
+def _cost(chunk: Chunk) -> int:
+    """Bytes held in memory to decompress a chunk at once: its compressed range and its output."""
+    return max(chunk.size, chunk.end - chunk.offset)
+
+
 def _groups(chunks: Sequence[Chunk]) -> Iterator[list[Chunk]]:
     """Consecutive data chunks grouped up to FETCH_GROUP bytes; each zero chunk alone."""
     group: list[Chunk] = []
@@ -438,13 +475,95 @@ def _groups(chunks: Sequence[Chunk]) -> Iterator[list[Chunk]]:
                 group, size = [], 0
             yield [c]
             continue
-        if group and size + c.size > FETCH_GROUP:
+        cost = _cost(c)
+        if group and size + cost > FETCH_GROUP:
             yield group
             group, size = [], 0
         group.append(c)
-        size += c.size
+        size += cost
     if group:
         yield group
+
+
+def _zero_pieces(chunk: Chunk, name: str) -> Iterator[bytes]:
+    """A zero chunk's bytes in pieces of at most PIECE, its digest checked at the end."""
+    sha = hashlib.new(chunk.digest.split(":", 1)[0]) if chunk.digest else None
+    left = chunk.size
+    while left:
+        n = min(left, PIECE)
+        piece = _ZERO_PIECE if n == PIECE else bytes(n)
+        if sha is not None:
+            sha.update(piece)
+        left -= n
+        if not left and sha is not None and f"{sha.name}:{sha.hexdigest()}" != chunk.digest:
+            raise DigestMismatchError(f"zero chunk of {name!r} has a wrong digest")
+        yield piece
+
+
+class _RangeStream(io.RawIOBase):
+    """Blob bytes ``[offset, end)``, fetched at most PIECE bytes at a time."""
+
+    def __init__(self, layer: Layer, offset: int, end: int) -> None:
+        super().__init__()
+        self._layer = layer
+        self._pos = offset
+        self._end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self._end - self._pos, PIECE)
+        if n <= 0:
+            return 0
+        data = self._layer._read(self._pos, n)
+        memoryview(buf)[:n] = data
+        self._pos += n
+        return n
+
+
+class _ChunkStream:
+    """A data chunk decompressed incrementally (for chunks too large to hold at once).
+
+    Produces exactly ``chunk.size`` bytes (compressed bytes left over in the range
+    are ignored, as upstream does) and checks ``digest`` once all are out.
+    """
+
+    def __init__(self, layer: Layer, chunk: Chunk, digest: str) -> None:
+        self.chunk = chunk
+        self.pos = 0
+        self._digest = digest
+        self._sha = hashlib.new(digest.split(":", 1)[0]) if digest else None
+        source: Any = _RangeStream(layer, chunk.offset, chunk.end)
+        self._reader: Any = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
+            source, read_size=PIECE, read_across_frames=True)
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` further bytes; b"" at the end of the chunk."""
+        c = self.chunk
+        n = min(n, c.size - self.pos)
+        if n <= 0:
+            return b""
+        try:
+            data = self._reader.read(n)
+        except zstandard.ZstdError as exc:
+            raise FormatError(f"chunk data at {c.offset}..{c.end}: {exc}") from None
+        if not data:
+            raise FormatError(f"chunk data at {c.offset}..{c.end} ends after {self.pos} of {c.size} bytes")
+        self.pos += len(data)
+        if self._sha is not None:
+            self._sha.update(data)
+            if self.pos == c.size and f"{self._sha.name}:{self._sha.hexdigest()}" != self._digest:
+                raise DigestMismatchError(f"chunk at {c.offset} does not match its digest {self._digest}")
+        return bytes(data)
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            got = len(self.read(min(n, PIECE)))
+            n -= got
+
+    def close(self) -> None:
+        self._reader.close()
 
 
 def merge_ranges(spans: Iterable[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
@@ -477,6 +596,8 @@ class LayerFile(io.RawIOBase):
         self._cache: bytes = b""
         self._sha: Optional[Any] = hashlib.sha256()
         self._hashed = 0
+        self._stream: Optional[_ChunkStream] = None
+        self._stream_index = -1
 
     def readable(self) -> bool:
         return True
@@ -519,17 +640,27 @@ class LayerFile(io.RawIOBase):
     def _load(self, index: int) -> bytes:
         if index != self._cache_index:
             c = self._content.chunks[index]
-            if c.zeros:
-                data = bytes(c.size)
-            else:
-                data = self._layer._decompress_chunks([c])[0]
-                if not c.digest and len(self._content.chunks) == 1:
-                    actual = _digest_of(data, self._content.entry.digest)
-                    if actual != self._content.entry.digest:
-                        raise DigestMismatchError(
-                            f"{self.name!r} has digest {actual}, TOC says {self._content.entry.digest}")
+            data = self._layer._decompress_chunks([c])[0]
+            if not c.digest and len(self._content.chunks) == 1:
+                actual = _digest_of(data, self._content.entry.digest)
+                if actual != self._content.entry.digest:
+                    raise DigestMismatchError(
+                        f"{self.name!r} has digest {actual}, TOC says {self._content.entry.digest}")
             self._cache_index, self._cache = index, data
         return self._cache
+
+    def _stream_at(self, index: int, start: int) -> _ChunkStream:
+        """A stream over chunk ``index`` positioned at ``start`` (restarted when seeking back)."""
+        stream = self._stream
+        if stream is None or self._stream_index != index or stream.pos > start:
+            if stream is not None:
+                stream.close()
+            c = self._content.chunks[index]
+            digest = c.digest or (self._content.entry.digest if len(self._content.chunks) == 1 else "")
+            stream = self._stream = _ChunkStream(self._layer, c, digest)
+            self._stream_index = index
+        stream.skip(start - stream.pos)
+        return stream
 
     def readinto(self, buf: Any) -> int:
         if self.closed:
@@ -539,10 +670,19 @@ class LayerFile(io.RawIOBase):
             return 0
         index = self._chunk_index(self._pos)
         chunk = self._content.chunks[index]
-        data = self._load(index)
         start = self._pos - chunk.file_offset
-        n = min(len(view), len(data) - start)
-        view[:n] = data[start:start + n]
+        want = min(len(view), chunk.size - start)
+        if chunk.zeros:
+            n = min(want, PIECE)
+            view[:n] = _ZERO_PIECE[:n]
+        elif _cost(chunk) > FETCH_GROUP:
+            data = self._stream_at(index, start).read(min(want, PIECE))
+            n = len(data)
+            view[:n] = data
+        else:
+            data = self._load(index)
+            n = min(want, len(data) - start)
+            view[:n] = data[start:start + n]
         if self._sha is not None and self._hashed == self._pos:
             self._sha.update(view[:n])
             self._hashed += n
@@ -550,9 +690,16 @@ class LayerFile(io.RawIOBase):
                 actual = "sha256:" + self._sha.hexdigest()
                 self._sha = None
                 if actual != (self._content.entry.digest or fmt.EMPTY_SHA256):
-                    raise DigestMismatchError(f"{self.name!r} has digest {actual}, TOC says {self._content.entry.digest}")
+                    raise DigestMismatchError(
+                        f"{self.name!r} has digest {actual}, TOC says {self._content.entry.digest}")
         self._pos += n
         return n
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        super().close()
 
     def readall(self) -> bytes:
         out = bytearray()

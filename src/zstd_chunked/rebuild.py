@@ -62,6 +62,9 @@ def write_tar(layer: Layer, write: Any) -> str:
             toc_entry = layer.entry_exact(name)
         except KeyError:
             raise FormatError(f"tar-split names {name!r}, which the TOC does not have") from None
+        if toc_entry.type == fmt.TYPE_REG and toc_entry.size != entry.size:
+            # upstream copies the whole file whatever the entry says, and its tar size is then wrong
+            raise FormatError(f"tar-split gives {name!r} {entry.size} bytes, the TOC {toc_entry.size}")
         crc = 0
         if toc_entry.type == fmt.TYPE_REG and toc_entry.size > 0:
             for piece in layer.iter_file(layer.content_of(toc_entry)):

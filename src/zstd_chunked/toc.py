@@ -26,6 +26,11 @@ from .gojson import go_time_rfc3339nano, jsoniter_string, parse_rfc3339
 if TYPE_CHECKING:
     from .tarstream import TarHeader
 
+#: No zstd data can decompress to more than this many bytes per compressed byte: a
+#: block yields at most 128 KiB and takes at least 4 bytes (a 3-byte header and one
+#: RLE byte), and every frame adds a header. Used to refuse chunk sizes that the
+#: chunk's compressed range cannot possibly hold.
+MAX_ZSTD_RATIO = (128 << 10) // 4
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})\Z")
@@ -74,41 +79,50 @@ class TocEntry:
 
     def to_json(self) -> str:
         """The entry as json-iterator writes ``minimal.FileMetadata``."""
-        out = ['{"type":', jsoniter_string(self.type), ',"name":', jsoniter_string(self.name)]
+        quote = jsoniter_string
+        text = '{"type":' + (_QUOTED_TYPES.get(self.type) or quote(self.type)) + ',"name":' + quote(self.name)
         if self.linkname:
-            out += [',"linkName":', jsoniter_string(self.linkname)]
-        _int(out, "mode", self.mode)
-        _int(out, "size", self.size)
-        _int(out, "uid", self.uid)
-        _int(out, "gid", self.gid)
-        for key, value in (("modtime", self.modtime), ("accesstime", self.accesstime),
-                           ("changetime", self.changetime)):
-            if value is not None:
-                out += [',"', key, '":"', value, '"']
-        _int(out, "devMajor", self.devmajor)
-        _int(out, "devMinor", self.devminor)
+            text += ',"linkName":' + quote(self.linkname)
+        if self.mode:
+            text += f',"mode":{self.mode}'
+        if self.size:
+            text += f',"size":{self.size}'
+        if self.uid:
+            text += f',"uid":{self.uid}'
+        if self.gid:
+            text += f',"gid":{self.gid}'
+        if self.modtime is not None:
+            text += f',"modtime":"{self.modtime}"'
+        if self.accesstime is not None:
+            text += f',"accesstime":"{self.accesstime}"'
+        if self.changetime is not None:
+            text += f',"changetime":"{self.changetime}"'
+        if self.devmajor:
+            text += f',"devMajor":{self.devmajor}'
+        if self.devminor:
+            text += f',"devMinor":{self.devminor}'
         if self.xattrs:
             items = sorted(self.xattrs.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
-            out.append(',"xattrs":{')
-            out.append(",".join(jsoniter_string(k) + ":" + jsoniter_string(v) for k, v in items))
-            out.append("}")
+            text += ',"xattrs":{' + ",".join(quote(k) + ":" + quote(v) for k, v in items) + "}"
         if self.digest:
-            out += [',"digest":', jsoniter_string(self.digest)]
-        _int(out, "offset", self.offset)
-        _int(out, "endOffset", self.end_offset)
-        _int(out, "chunkSize", self.chunk_size)
-        _int(out, "chunkOffset", self.chunk_offset)
+            text += ',"digest":' + quote(self.digest)
+        if self.offset:
+            text += f',"offset":{self.offset}'
+        if self.end_offset:
+            text += f',"endOffset":{self.end_offset}'
+        if self.chunk_size:
+            text += f',"chunkSize":{self.chunk_size}'
+        if self.chunk_offset:
+            text += f',"chunkOffset":{self.chunk_offset}'
         if self.chunk_digest:
-            out += [',"chunkDigest":', jsoniter_string(self.chunk_digest)]
+            text += ',"chunkDigest":' + quote(self.chunk_digest)
         if self.chunk_type:
-            out += [',"chunkType":', jsoniter_string(self.chunk_type)]
-        out.append("}")
-        return "".join(out)
+            text += ',"chunkType":' + quote(self.chunk_type)
+        return text + "}"
 
 
-def _int(out: list[str], key: str, value: int) -> None:
-    if value:
-        out += [',"', key, '":', str(value)]
+#: The entry types, already quoted.
+_QUOTED_TYPES = {t: jsoniter_string(t) for t in fmt.ENTRY_TYPES}
 
 
 def _time_or_none(text: str | None) -> tuple[int, int] | None:
@@ -125,11 +139,16 @@ def toc_json_prefix() -> str:
     return '{"version":%d,"entries":' % fmt.TOC_VERSION
 
 
+def toc_json_suffix(tarsplit_digest: str) -> str:
+    """The text that closes a TOC object, after the entries array."""
+    tail = ',"tarSplitDigest":' + jsoniter_string(tarsplit_digest) if tarsplit_digest else ""
+    return tail + "}"
+
+
 def toc_json(entry_texts: list[str], tarsplit_digest: str) -> bytes:
     """Assemble the TOC document from already serialized entries."""
     entries = "[" + ",".join(entry_texts) + "]" if entry_texts else "null"
-    tail = ',"tarSplitDigest":' + jsoniter_string(tarsplit_digest) if tarsplit_digest else ""
-    return (toc_json_prefix() + entries + tail + "}").encode("utf-8", "surrogateescape")
+    return (toc_json_prefix() + entries + toc_json_suffix(tarsplit_digest)).encode("utf-8", "surrogateescape")
 
 
 # --------------------------------------------------------------------------
@@ -219,6 +238,17 @@ class _CaseHook:
         return out
 
 
+def _go_string(value: str) -> str:
+    """A decoded JSON string as Go sees it: lone surrogates (``\\ud800``) become U+FFFD.
+
+    Python's json keeps them, and they could then stand for raw bytes
+    (``surrogateescape``) that Go would never produce from the same TOC.
+    """
+    if value.isascii():
+        return value
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -233,7 +263,7 @@ def _entry_from_obj(obj: Any, index: int) -> TocEntry:
         if key in _STR_FIELDS:
             if not isinstance(value, str):
                 raise FormatError(f"TOC entry {index}: {key!r} is not a string")
-            setattr(entry, _STR_FIELDS[key], value)
+            setattr(entry, _STR_FIELDS[key], _go_string(value))
         elif key in _INT_FIELDS:
             if not _is_int(value) or not _INT64_MIN <= value <= _INT64_MAX:
                 raise FormatError(f"TOC entry {index}: {key!r} is not a 64-bit integer")
@@ -253,7 +283,10 @@ def _entry_from_obj(obj: Any, index: int) -> TocEntry:
             for xkey, xvalue in value.original:
                 if not isinstance(xvalue, str):
                     raise FormatError(f"TOC entry {index}: xattr {xkey!r} is not a string")
-                xattrs[xkey] = xvalue
+                xkey = _go_string(xkey)
+                if not xkey or "\x00" in xkey:
+                    raise FormatError(f"TOC entry {index}: invalid xattr name {xkey!r}")
+                xattrs[xkey] = _go_string(xvalue)
             entry.xattrs = xattrs
     _validate_entry(entry, index)
     return entry
@@ -305,17 +338,26 @@ def merge_files(toc: Toc, data_end: int) -> dict[str, FileRecord]:
 
     ``data_end`` is the blob offset where the TOC's skippable frame starts: no
     payload may reach past it. Raises :class:`FormatError` for a chunk without a
-    regular file, chunks that do not add up to the size, overlapping or
-    out-of-range offsets, and duplicate names.
+    regular file, chunks that do not add up to the size, sizes their compressed
+    range cannot hold, overlapping or out-of-range offsets (payloads must follow
+    each other in TOC order, as every writer lays them out), and duplicate names.
     """
     files: dict[str, FileRecord] = {}
     seen: set[str] = set()
     current: TocEntry | None = None
     parts: list[TocEntry] = []
+    last_end = 0
 
     def finish() -> None:
+        nonlocal last_end
         if current is not None:
-            files[current.name] = FileRecord(current, _build_chunks(current, parts, data_end))
+            chunks = _build_chunks(current, parts, data_end)
+            if chunks:
+                if chunks[0].offset < last_end:
+                    raise FormatError(f"TOC file {current.name!r}: data at {chunks[0].offset} overlaps the "
+                                      f"previous file's, which ends at {last_end}")
+                last_end = chunks[-1].end
+            files[current.name] = FileRecord(current, chunks)
 
     for index, entry in enumerate(toc.entries):
         if entry.type == fmt.TYPE_CHUNK:
@@ -347,8 +389,11 @@ def _build_chunks(entry: TocEntry, parts: list[TocEntry], data_end: int) -> list
     if entry.end_offset > data_end:
         raise FormatError(f"{where}: data range ends at {entry.end_offset}, past the payload end {data_end}")
     if len(parts) == 1:
-        return [Chunk(0, entry.size, entry.offset, entry.end_offset, entry.chunk_digest, entry.chunk_type == fmt.CHUNK_TYPE_ZEROS)]
-    chunks: list[Chunk] = []
+        chunks = [Chunk(0, entry.size, entry.offset, entry.end_offset, entry.chunk_digest,
+                        entry.chunk_type == fmt.CHUNK_TYPE_ZEROS)]
+        _check_ratio(where, chunks)
+        return chunks
+    chunks = []
     expected_file_offset = 0
     for i, part in enumerate(parts):
         end = parts[i + 1].offset if i + 1 < len(parts) else entry.end_offset
@@ -367,7 +412,15 @@ def _build_chunks(entry: TocEntry, parts: list[TocEntry], data_end: int) -> list
         raise FormatError(f"{where}: chunks add up to {expected_file_offset} bytes, size is {entry.size}")
     if chunks[0].offset != entry.offset:
         raise FormatError(f"{where}: first chunk does not start at the file's offset")
+    _check_ratio(where, chunks)
     return chunks
+
+
+def _check_ratio(where: str, chunks: list[Chunk]) -> None:
+    for i, c in enumerate(chunks):
+        if c.size > (c.end - c.offset) * MAX_ZSTD_RATIO:
+            raise FormatError(f"{where}: chunk {i} claims {c.size} bytes, more than its "
+                              f"{c.end - c.offset} compressed bytes can hold")
 
 
 def digest_is_sha256(value: str) -> bool:
@@ -404,23 +457,29 @@ def entry_from_header(hdr: TarHeader) -> TocEntry:
     toc_type = fmt.TAR_TYPES.get(hdr.typeflag)
     if toc_type is None:
         raise UnsupportedTarError(f"unsupported tar entry type {hdr.typeflag!r} for {hdr.name!r}")
-    name = _utf8_or_refuse(hdr.name, "name", hdr.name)
-    linkname = _utf8_or_refuse(hdr.linkname, "link target", hdr.name)
+    name = hdr.name
+    if not name.isascii():
+        _utf8_or_refuse(name, "name", name)
+    linkname = hdr.linkname
+    if not linkname.isascii():
+        _utf8_or_refuse(linkname, "link target", name)
     xattrs: dict[str, str] = {}
-    for key, value in hdr.xattrs().items():
-        xattrs[_utf8_or_refuse(key, "xattr name", hdr.name)] = base64.b64encode(value).decode("ascii")
+    if hdr.pax_records:
+        for key, value in hdr.xattrs().items():
+            xattrs[_utf8_or_refuse(key, "xattr name", name)] = base64.b64encode(value).decode("ascii")
+    mtime, atime, ctime = hdr.mtime, hdr.atime, hdr.ctime
     return TocEntry(
-        type=toc_type,
-        name=name,
-        linkname=linkname,
-        mode=hdr.mode,
-        size=hdr.size,
-        uid=hdr.uid,
-        gid=hdr.gid,
-        modtime=_go_time(hdr.mtime),
-        accesstime=_go_time(hdr.atime),
-        changetime=_go_time(hdr.ctime),
-        devmajor=hdr.devmajor,
-        devminor=hdr.devminor,
-        xattrs=xattrs,
+        toc_type,
+        name,
+        linkname,
+        hdr.mode,
+        hdr.size,
+        hdr.uid,
+        hdr.gid,
+        None if mtime is None else _go_time(mtime),
+        None if atime is None else _go_time(atime),
+        None if ctime is None else _go_time(ctime),
+        hdr.devmajor,
+        hdr.devminor,
+        xattrs,
     )

@@ -3,7 +3,8 @@
 Checks, in order:
 
 1. the blob is a clean sequence of zstd and skippable frames, and the TOC,
-   tar-split and footer sit in skippable frames where the layer says;
+   tar-split and footer sit in skippable frames where the layer says (the
+   footer must agree with the annotations);
 2. the TOC digest (when annotations were given) and the tar-split digest
    (done when the layer was opened), and TOC against tar-split;
 3. the plain zstd decompression of the blob (what an ordinary pull sees);
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import zstandard
 
 from . import format as fmt
-from ._native import FrameScanner
+from ._native import FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
 
 if TYPE_CHECKING:
@@ -29,15 +30,32 @@ if TYPE_CHECKING:
 SCAN_PIECE = 8 << 20
 
 
+class _HashSink:
+    """Receives decompressed output piece by piece: hashes and counts it, keeps nothing."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        self.count += len(data)
+        return len(data)
+
+
 def scan_and_decompress(layer: Layer) -> dict[str, Any]:
-    """Walk every frame and decompress the data frames; returns counts and the plain-pull DiffID."""
+    """Walk every frame and decompress the data frames; returns counts and the plain-pull DiffID.
+
+    Memory stays bounded whatever the frames expand to: output is handed over
+    (and hashed) in pieces of at most 1 MiB.
+    """
     data_end = layer.toc_position.offset - fmt.SKIPPABLE_HEADER_SIZE
-    sha = hashlib.sha256()
-    dctx = zstandard.ZstdDecompressor(max_window_size=1 << 27)
-    dobj = dctx.decompressobj(read_across_frames=True) if _has_read_across(dctx) else None
+    sink = _HashSink()
+    out: Any = sink
+    writer = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_writer(out, write_size=1 << 20,
+                                                                               closefd=False)
     frames = []
     zstd_frames = skippable = 0
-    uncompressed = 0
     with FrameScanner() as scanner:
         offset = 0
         while offset < layer.size:
@@ -53,24 +71,14 @@ def scan_and_decompress(layer: Layer) -> dict[str, Any]:
             if offset < data_end:
                 part = piece[: max(0, min(len(piece), data_end - offset))]
                 try:
-                    out = dobj.decompress(part) if dobj is not None else b""
+                    writer.write(part)
                 except zstandard.ZstdError as exc:
                     raise FormatError(f"zstd data near offset {offset}: {exc}") from None
-                sha.update(out)
-                uncompressed += len(out)
             offset += len(piece)
         scanner.finish()
     _check_metadata_frames(layer, frames)
-    return {"zstdFrames": zstd_frames, "skippableFrames": skippable, "plainDiffID": "sha256:" + sha.hexdigest(),
-            "plainSize": uncompressed}
-
-
-def _has_read_across(dctx: Any) -> bool:
-    try:
-        dctx.decompressobj(read_across_frames=True)
-    except TypeError:
-        return False
-    return True
+    return {"zstdFrames": zstd_frames, "skippableFrames": skippable, "plainDiffID": "sha256:" + sink.sha.hexdigest(),
+            "plainSize": sink.count}
 
 
 def _check_metadata_frames(layer: Layer, skippables: list[Any]) -> None:
@@ -82,6 +90,33 @@ def _check_metadata_frames(layer: Layer, skippables: list[Any]) -> None:
         frame = starts.get(pos.offset - fmt.SKIPPABLE_HEADER_SIZE)
         if frame is None or frame.size != pos.length + fmt.SKIPPABLE_HEADER_SIZE:
             raise FormatError(f"{what} is not a whole skippable frame at {pos.offset - fmt.SKIPPABLE_HEADER_SIZE}")
+    _check_footer(layer)
+
+
+def _check_footer(layer: Layer) -> None:
+    """The footer must exist and point where the annotations do.
+
+    Readers with annotations never look at it, but tools without them do: a
+    footer naming another TOC would show them another layer.
+    """
+    if layer.footer is not None:
+        return  # the layer was opened through it
+    tail_len = min(layer.size, fmt.FOOTER_FRAME_SIZE)
+    try:
+        footer = parse_footer(layer.read_range(layer.size - tail_len, tail_len), layer.size)
+    except FormatError as exc:
+        raise FormatError(f"footer: {exc}") from None
+    toc = layer.toc_position
+    if (footer.toc_offset, footer.toc_length, footer.toc_uncompressed) != (toc.offset, toc.length, toc.uncompressed):
+        raise FormatError(f"the footer locates the TOC at {footer.toc_offset}:{footer.toc_length}:"
+                          f"{footer.toc_uncompressed}, the annotations at {toc.offset}:{toc.length}:{toc.uncompressed}")
+    ts = layer.tarsplit_position
+    if footer.version >= 3 and ts is not None and (
+            (footer.tarsplit_offset, footer.tarsplit_length, footer.tarsplit_uncompressed)
+            != (ts.offset, ts.length, ts.uncompressed)):
+        raise FormatError(
+            f"the footer locates the tar-split at {footer.tarsplit_offset}:{footer.tarsplit_length}:"
+            f"{footer.tarsplit_uncompressed}, the annotations at {ts.offset}:{ts.length}:{ts.uncompressed}")
 
 
 def verify_layer(layer: Layer, diff_id: Optional[str] = None) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""Fuzz target: tar-split decoding (``iter_tarsplit``), header iteration
+(``iterate_headers``) and the TOC/tar-split agreement check.
+
+Input: tar-split JSON lines. Checked: only FormatError / LimitExceededError on
+refusal; the size computed from the entries is the sum of segment lengths and
+file sizes; the headers found in the segments can be turned into TOC entries,
+and a TOC made of exactly those entries passes ``check_toc_matches_tarsplit``
+(the check must accept what the writer would produce from the same headers).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+from _harness import fuzz, instrument_if_main
+
+instrument_if_main(__name__)
+
+from zstd_chunked import format as fmt  # noqa: E402
+from zstd_chunked.errors import FormatError, LimitExceededError  # noqa: E402
+from zstd_chunked.tarsplit import iter_tarsplit, tar_size_from_entries  # noqa: E402
+from zstd_chunked.tarstream import iterate_headers  # noqa: E402
+from zstd_chunked.toc import Toc, entry_from_header  # noqa: E402
+from zstd_chunked.tocmatch import check_toc_matches_tarsplit  # noqa: E402
+
+
+def check(data: bytes) -> None:
+    try:
+        entries = list(iter_tarsplit(io.BytesIO(data), max_line=1 << 20))
+    except (FormatError, LimitExceededError):
+        return
+    size = tar_size_from_entries(entries)
+    expected = sum(len(e.payload or b"") if e.type == fmt.TARSPLIT_SEGMENT_TYPE else e.size for e in entries)
+    assert size == expected
+    segments = [e.payload or b"" for e in entries if e.type == fmt.TARSPLIT_SEGMENT_TYPE]
+    try:
+        headers = list(iterate_headers(segments))
+        toc_entries = [entry_from_header(h) for h in headers]
+    except (FormatError, LimitExceededError):
+        return
+    names = [e.name for e in toc_entries]
+    if len(set(names)) != len(names):
+        return  # the check refuses duplicate TOC names, as it should
+    try:
+        check_toc_matches_tarsplit(Toc(1, toc_entries), segments)
+    except FormatError as exc:
+        raise AssertionError(f"TOC built from the tar-split's own headers does not match it: {exc}") from None
+
+
+if __name__ == "__main__":
+    fuzz(check)
+    sys.exit(0)
