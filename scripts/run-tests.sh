@@ -83,6 +83,16 @@ if [ "$rc" -ne 0 ]; then
     exit "$rc"
 fi
 
+# --- fuzz smoke run ---------------------------------------------------------------------
+# Every atheris target for a few seconds (fuzz/README.md has the long run).
+if [ "${ZSTD_CHUNKED_SKIP_FUZZ:-0}" = 1 ]; then
+    log "fuzz smoke run skipped (ZSTD_CHUNKED_SKIP_FUZZ=1)"
+else
+    log "fuzz smoke run (atheris)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check atheris
+    PYTHON="$VENV/bin/python" bash fuzz/ci-smoke.sh
+fi
+
 # --- sanitizer run --------------------------------------------------------------------
 if [ "${ZSTD_CHUNKED_SKIP_SANITIZE:-0}" = 1 ]; then
     log "sanitizer step skipped (ZSTD_CHUNKED_SKIP_SANITIZE=1)"

@@ -374,3 +374,19 @@ def test_errors_are_package_errors_or_os_errors(tmp_path: Path) -> None:
             zstd_chunked.convert(io.BytesIO(data), io.BytesIO())
         except ZstdChunkedError:
             pass
+
+
+def test_writer_dropped_without_close_cleans_up(tmp_path: Path, released: None) -> None:
+    import gc
+    import time
+
+    dst = tmp_path / "l.zst"
+    writer = zstd_chunked.Writer(dst, threads=2)
+    writer.write(_tar(1 << 16)[:4096])
+    del writer
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(t.name == "zstd-chunked-writer" for t in threading.enumerate()):
+        time.sleep(0.02)
+    assert not any(t.name == "zstd-chunked-writer" for t in threading.enumerate())
+    assert list(tmp_path.iterdir()) == []
