@@ -6,6 +6,7 @@
  * Exercises every public function, including error paths.  Exits non-zero on
  * the first failed check. */
 #include "zck_internal.h"
+#include "zck_threads.h"
 
 #include <stdio.h>
 
@@ -378,7 +379,7 @@ static void test_pool(void)
         }
         CHECK_RC(zck_pool_submit(p, jobs[t], POOL_JOBS), ZCK_OK);
         CHECK_RC(zck_pool_submit(p, jobs[t], POOL_JOBS), ZCK_E_BUSY);
-        CHECK_RC(zck_pool_wait(p), ZCK_OK);
+        CHECK_RC(t >= 2 ? zck_pool_wait_assist(p) : zck_pool_wait(p), ZCK_OK);
         CHECK_RC(zck_pool_wait(p), ZCK_E_NOT_SUBMITTED);
         CHECK_RC(zck_pool_submit(p, NULL, 0), ZCK_OK);
         CHECK_RC(zck_pool_wait(p), ZCK_OK);
@@ -411,6 +412,7 @@ static void test_pool(void)
     zck_pool_free(NULL);
     CHECK_RC(zck_pool_submit(NULL, NULL, 0), ZCK_E_INVALID_ARGUMENT);
     CHECK_RC(zck_pool_wait(NULL), ZCK_E_INVALID_ARGUMENT);
+    CHECK_RC(zck_pool_wait_assist(NULL), ZCK_E_INVALID_ARGUMENT);
     CHECK(zck_level_min() < 0 && zck_level_max() >= 19);
     {
         size_t out = 1;
@@ -560,6 +562,411 @@ static void test_decompress(void)
         free(frames[i]);
 }
 
+/* -------------------------------------------------------------- SHA-256 */
+
+static void hex32(const uint8_t *d, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    int i;
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+static void test_sha256(void)
+{
+    /* FIPS 180-2 appendix B / NIST example vectors */
+    static const struct {
+        const char *msg;
+        const char *hex;
+    } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+    };
+    int impls[2] = {ZCK_SHA256_PORTABLE, ZCK_SHA256_SHANI};
+    int have_ni = zck_sha256_best() == ZCK_SHA256_SHANI;
+    size_t big = 1000000, i, n;
+    uint8_t *a = (uint8_t *)malloc(big), d1[32], d2[32];
+    char hex[65];
+    int k;
+
+    CHECK(a != NULL);
+    if (a == NULL)
+        return;
+    printf("test_zck: SHA-256 auto implementation: %s\n", have_ni ? "SHA-NI" : "portable");
+    memset(a, 'a', big);
+    for (k = 0; k < 2; k++) {
+        if (impls[k] == ZCK_SHA256_SHANI && !have_ni) {
+            CHECK_RC(zck_sha256_impl(ZCK_SHA256_SHANI, a, 3, d1), ZCK_E_UNSUPPORTED);
+            continue;
+        }
+        for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+            CHECK_RC(zck_sha256_impl(impls[k], (const uint8_t *)v[i].msg, strlen(v[i].msg), d1), ZCK_OK);
+            hex32(d1, hex);
+            CHECK(strcmp(hex, v[i].hex) == 0);
+        }
+        CHECK_RC(zck_sha256_impl(impls[k], a, big, d1), ZCK_OK);
+        hex32(d1, hex);
+        CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+        CHECK_RC(zck_sha256_impl(impls[k], NULL, 0, d2), ZCK_OK);
+        hex32(d2, hex);
+        CHECK(strcmp(hex, v[0].hex) == 0);
+    }
+    /* both implementations and the incremental API agree at every length
+     * around the block and padding boundaries, and on random lengths */
+    fill_random(a, big, 77, 0);
+    for (n = 0; n < 3000; n += (n < 200 ? 1 : 97)) {
+        zck_sha256_ctx c;
+        size_t cut = n / 3, cut2 = n - n / 5;
+        CHECK_RC(zck_sha256_impl(ZCK_SHA256_PORTABLE, a, n, d1), ZCK_OK);
+        CHECK_RC(zck_sha256_impl(ZCK_SHA256_AUTO, a, n, d2), ZCK_OK);
+        CHECK(memcmp(d1, d2, 32) == 0);
+        zck_sha256_init(&c, have_ni);
+        zck_sha256_update(&c, a, cut);
+        zck_sha256_update(&c, a + cut, cut2 - cut);
+        zck_sha256_update(&c, a + cut2, n - cut2);
+        zck_sha256_final(&c, d2);
+        CHECK(memcmp(d1, d2, 32) == 0);
+    }
+    zck_sha256(a, big, d1);
+    CHECK_RC(zck_sha256_impl(ZCK_SHA256_PORTABLE, a, big, d2), ZCK_OK);
+    CHECK(memcmp(d1, d2, 32) == 0);
+    CHECK_RC(zck_sha256_impl(ZCK_SHA256_AUTO, NULL, 1, d1), ZCK_E_INVALID_ARGUMENT);
+    CHECK_RC(zck_sha256_impl(ZCK_SHA256_AUTO, a, 1, NULL), ZCK_E_INVALID_ARGUMENT);
+    CHECK_RC(zck_sha256_impl(3, a, 1, d1), ZCK_E_INVALID_ARGUMENT);
+    free(a);
+}
+
+/* --------------------------------------------------------- payload jobs */
+
+/* Check one finished FILE job against the separate APIs: chunker cuts,
+ * zck_compress_frame (or a zck_cstream frame above oneshot_max) per chunk,
+ * SHA-256 per chunk and of the whole payload, CRC-64. */
+static void check_file_job(const zck_pjob *j, int level)
+{
+    static cut_list cuts;
+    size_t i, start = 0, off = 0;
+    uint8_t d[32];
+    CHECK_RC(j->error, ZCK_OK);
+    if (j->error != ZCK_OK)
+        return;
+    CHECK_RC(chunk(j->src, j->src_size, j->src_size + 1, 64, &cuts), ZCK_OK);
+    CHECK(j->n_chunks == cuts.n);
+    if (j->n_chunks != cuts.n)
+        return;
+    CHECK(j->crc64 == zck_crc64_update(0, j->src, j->src_size));
+    zck_sha256(j->src, j->src_size, d);
+    CHECK(memcmp(d, j->sha256, 32) == 0);
+    for (i = 0; i < cuts.n; i++) {
+        const zck_chunk_out *c = &j->chunks[i];
+        size_t len = (size_t)cuts.cuts[i].end - start, got = 0;
+        uint8_t *ref = NULL;
+        CHECK(c->end == cuts.cuts[i].end && c->zeros == cuts.cuts[i].zeros && c->reserved == 0);
+        if (j->oneshot_max > 0 && len > j->oneshot_max) {
+            zck_cstream *cs = zck_cstream_new(level, NULL);
+            size_t cap = zck_compress_bound(len) + 64, w, used;
+            int done = 0;
+            ref = (uint8_t *)malloc(cap);
+            CHECK(cs != NULL && ref != NULL);
+            if (cs != NULL && ref != NULL) {
+                /* in 1 MiB pieces, as the writer streams */
+                size_t pos = 0;
+                while (pos < len) {
+                    size_t piece = ZCK_MIN((size_t)1 << 20, len - pos), o = 0;
+                    while (o < piece) {
+                        CHECK_RC(zck_cstream_compress(cs, j->src + start + pos + o, piece - o, 0, ref + got, cap - got,
+                                                      &w, &used, &done), ZCK_OK);
+                        got += w;
+                        o += used;
+                    }
+                    pos += piece;
+                }
+                while (!done) {
+                    CHECK_RC(zck_cstream_compress(cs, NULL, 0, 1, ref + got, cap - got, &w, &used, &done), ZCK_OK);
+                    got += w;
+                }
+            }
+            zck_cstream_free(cs);
+        } else {
+            ref = compress_copy(j->src + start, len, level, &got);
+        }
+        CHECK(ref != NULL && c->frame_size == got && off + got <= j->dst_size);
+        if (ref != NULL && c->frame_size == got && off + got <= j->dst_size)
+            CHECK(memcmp(j->dst + off, ref, got) == 0);
+        free(ref);
+        if (cuts.n > 1) {
+            zck_sha256(j->src + start, len, d);
+            CHECK(memcmp(d, c->sha256, 32) == 0);
+        } else {
+            static const uint8_t zero[32];
+            CHECK(memcmp(c->sha256, zero, 32) == 0);
+        }
+        off += (size_t)c->frame_size;
+        start += len;
+    }
+    CHECK(off == j->dst_size && start == j->src_size);
+}
+
+static void set_pjob(zck_pjob *j, const uint8_t *src, size_t n, uint32_t flags)
+{
+    size_t cap = flags == ZCK_PJOB_FILE ? zck_pjob_chunks_hint(n) : 0;
+    memset(j, 0, sizeof(*j));
+    j->src = src;
+    j->src_size = n;
+    j->flags = flags;
+    j->dst_capacity = zck_pjob_dst_bound(n, cap);
+    j->dst = (uint8_t *)malloc(j->dst_capacity);
+    j->chunks_cap = cap;
+    j->chunks = cap ? (zck_chunk_out *)malloc(cap * sizeof(zck_chunk_out)) : NULL;
+}
+
+static void free_pjob(zck_pjob *j)
+{
+    free(j->dst);
+    free(j->chunks);
+    j->dst = NULL;
+    j->chunks = NULL;
+}
+
+#define PJOBS 14
+
+typedef struct {
+    zck_pool *pool;
+    int rc;
+} waiter;
+
+static void wait_thread(void *arg)
+{
+    waiter *w = (waiter *)arg;
+    w->rc = zck_pool_wait_assist(w->pool);
+}
+
+/* Two threads wait (and run jobs) on the same batch at once: exactly one
+ * collects it, and the jobs run exactly once. */
+static void test_concurrent_waiters(const zck_pjob *model, size_t n)
+{
+    static zck_pjob jobs[PJOBS];
+    zck_thread_t th[2];
+    waiter w[2];
+    size_t i;
+    int k, err;
+    zck_pool *p = zck_pool_new(1, 3, &err);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        jobs[i] = model[i];
+        jobs[i].dst = (uint8_t *)malloc(jobs[i].dst_capacity);
+        jobs[i].chunks = jobs[i].chunks_cap ? (zck_chunk_out *)malloc(jobs[i].chunks_cap * sizeof(zck_chunk_out))
+                                            : NULL;
+    }
+    CHECK_RC(zck_pool_submit_pjobs(p, jobs, n), ZCK_OK);
+    for (k = 0; k < 2; k++) {
+        w[k].pool = p;
+        w[k].rc = -1;
+        CHECK(zck_thread_create(&th[k], wait_thread, &w[k]) == 0);
+    }
+    for (k = 0; k < 2; k++)
+        CHECK(zck_thread_join(th[k]) == 0);
+    CHECK((w[0].rc == ZCK_OK && w[1].rc == ZCK_E_NOT_SUBMITTED) ||
+          (w[1].rc == ZCK_OK && w[0].rc == ZCK_E_NOT_SUBMITTED));
+    for (i = 0; i < n; i++) {
+        CHECK(jobs[i].error == ZCK_OK && jobs[i].dst_size == model[i].dst_size);
+        CHECK(memcmp(jobs[i].dst, model[i].dst, model[i].dst_size) == 0);
+        free(jobs[i].dst);
+        free(jobs[i].chunks);
+    }
+    zck_pool_free(p);
+}
+
+static void test_pjobs(void)
+{
+    static const size_t sizes[PJOBS] = {0, 1, 511, 512, 513, 1023, 1024, 5000, 70000, 300000, 600000, 600000, 200, 3000};
+    static const uint32_t flags[PJOBS] = {ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE,
+                                          ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_FILE,
+                                          ZCK_PJOB_FILE, ZCK_PJOB_FILE, ZCK_PJOB_PLAIN, ZCK_PJOB_PLAIN};
+    unsigned threads[4] = {0, 1, 2, 7};
+    uint8_t *src[PJOBS], d[32];
+    static zck_pjob jobs[4][PJOBS], spare[PJOBS];
+    int t, i, err;
+
+    for (i = 0; i < PJOBS; i++) {
+        size_t n = sizes[i];
+        src[i] = (uint8_t *)malloc(n > 0 ? n : 1);
+        CHECK(src[i] != NULL);
+        if (src[i] == NULL)
+            return;
+        fill_random(src[i], n, (uint64_t)(500 + i), i % 2);
+    }
+    /* zero runs: a hole at the start, in the middle and at the end; a short run */
+    memset(src[6], 0, 1024);
+    memset(src[7], 0, 1023);
+    memset(src[7] + 2000, 0, 1024);
+    memset(src[9], 0, 5000);
+    memset(src[9] + 100000, 0, 1024);
+    memset(src[9] + 300000 - 5000, 0, 5000);
+    memset(src[10], 0, 600000); /* all zeros: one hole */
+    memset(src[11] + 1000, 'z', 200000);
+
+    for (t = 0; t < 4; t++) {
+        zck_pool *p = zck_pool_new(threads[t], 3, &err);
+        CHECK(p != NULL && err == ZCK_OK);
+        if (p == NULL)
+            return;
+        for (i = 0; i < PJOBS; i++)
+            set_pjob(&jobs[t][i], src[i], sizes[i], flags[i]);
+        jobs[t][11].oneshot_max = 65536; /* some chunks streamed */
+        CHECK_RC(zck_pool_submit_pjobs(p, jobs[t], PJOBS), ZCK_OK);
+        CHECK_RC(zck_pool_submit_pjobs(p, jobs[t], PJOBS), ZCK_E_BUSY);
+        CHECK_RC(zck_pool_submit(p, NULL, 0), ZCK_E_BUSY);
+        CHECK_RC(t % 2 ? zck_pool_wait_assist(p) : zck_pool_wait(p), ZCK_OK);
+        CHECK_RC(zck_pool_wait_assist(p), ZCK_E_NOT_SUBMITTED);
+        CHECK_RC(zck_pool_wait(p), ZCK_E_NOT_SUBMITTED);
+        CHECK_RC(zck_pool_submit_pjobs(p, NULL, 0), ZCK_OK);
+        CHECK_RC(zck_pool_wait(p), ZCK_OK);
+        /* the pool still runs plain zck_job batches after payload batches */
+        {
+            uint8_t out[256];
+            zck_job zj;
+            zj.src = src[4];
+            zj.src_size = 100;
+            zj.dst = out;
+            zj.dst_capacity = sizeof(out);
+            CHECK_RC(zck_pool_submit(p, &zj, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_OK);
+            CHECK(zj.error == ZCK_OK && zj.dst_size > 0);
+        }
+        /* free with a payload batch in flight */
+        memcpy(spare, jobs[t], sizeof(spare));
+        for (i = 0; i < PJOBS; i++) {
+            spare[i].dst = (uint8_t *)malloc(spare[i].dst_capacity);
+            spare[i].chunks = spare[i].chunks_cap ? (zck_chunk_out *)malloc(spare[i].chunks_cap * sizeof(zck_chunk_out))
+                                                  : NULL;
+        }
+        CHECK_RC(zck_pool_submit_pjobs(p, spare, PJOBS), ZCK_OK);
+        zck_pool_free(p);
+        for (i = 0; i < PJOBS; i++)
+            free_pjob(&spare[i]);
+    }
+    for (i = 0; i < PJOBS; i++) {
+        const zck_pjob *j0 = &jobs[0][i];
+        if (flags[i] == ZCK_PJOB_FILE) {
+            check_file_job(j0, 3);
+        } else {
+            size_t got = 0;
+            uint8_t *ref = compress_copy(src[i], sizes[i], 3, &got);
+            CHECK_RC(j0->error, ZCK_OK);
+            CHECK(ref != NULL && j0->dst_size == got && memcmp(j0->dst, ref, got) == 0);
+            CHECK(j0->n_chunks == 0 && j0->crc64 == 0);
+            free(ref);
+        }
+        for (t = 1; t < 4; t++) {
+            const zck_pjob *jt = &jobs[t][i];
+            CHECK(jt->error == ZCK_OK && jt->dst_size == j0->dst_size && jt->n_chunks == j0->n_chunks);
+            CHECK(jt->crc64 == j0->crc64 && memcmp(jt->sha256, j0->sha256, 32) == 0);
+            CHECK(j0->dst_size == jt->dst_size && memcmp(jt->dst, j0->dst, j0->dst_size) == 0);
+            if (j0->n_chunks > 0)
+                CHECK(memcmp(jt->chunks, j0->chunks, j0->n_chunks * sizeof(zck_chunk_out)) == 0);
+        }
+    }
+    test_concurrent_waiters(jobs[0], PJOBS);
+    CHECK(jobs[0][0].n_chunks == 0 && jobs[0][0].dst_size == 0);
+    CHECK(jobs[0][10].n_chunks == 1 && jobs[0][10].chunks[0].zeros == 1);
+    CHECK(jobs[0][6].chunks[0].zeros == 1 && jobs[0][6].chunks[0].end == 1024);
+    CHECK(jobs[0][7].chunks[0].zeros == 0);
+    {
+        /* job 11 really has chunks above its oneshot_max (streamed frames) */
+        const zck_pjob *j = &jobs[0][11];
+        uint64_t prev = 0, longest = 0;
+        size_t k;
+        for (k = 0; k < j->n_chunks; k++) {
+            longest = ZCK_MAX(longest, j->chunks[k].end - prev);
+            prev = j->chunks[k].end;
+        }
+        CHECK(j->n_chunks > 1 && longest > j->oneshot_max);
+    }
+
+    /* capacity: too few chunk records, then too little output room */
+    {
+        zck_pool *p = zck_pool_new(1, 3, &err);
+        zck_pjob *j = &jobs[0][9];
+        size_t need = j->n_chunks, cap = j->chunks_cap, dcap = j->dst_capacity;
+        CHECK(p != NULL && need > 3);
+        if (p != NULL) {
+            j->chunks_cap = 2;
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_CAPACITY);
+            CHECK(j->error == ZCK_E_CAPACITY && j->n_chunks == need && j->dst_size == 0 && j->crc64 == 0);
+            j->chunks_cap = need;
+            j->dst_capacity = zck_pjob_dst_bound(j->src_size, need);
+            CHECK(j->dst_capacity <= dcap);
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_OK);
+            check_file_job(j, 3);
+            j->dst_capacity = 1000;
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_CAPACITY);
+            CHECK(j->n_chunks == need);
+            /* plain job: as zck_job */
+            jobs[0][13].dst_capacity = 5;
+            CHECK_RC(zck_pool_submit_pjobs(p, &jobs[0][13], 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_DST_TOO_SMALL);
+            /* invalid jobs */
+            j->dst_capacity = dcap;
+            j->chunks_cap = cap;
+            j->flags = 7;
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_INVALID_ARGUMENT);
+            j->flags = ZCK_PJOB_FILE;
+            j->reserved = 1;
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_INVALID_ARGUMENT);
+            j->reserved = 0;
+            j->src = NULL;
+            CHECK_RC(zck_pool_submit_pjobs(p, j, 1), ZCK_OK);
+            CHECK_RC(zck_pool_wait(p), ZCK_E_INVALID_ARGUMENT);
+            j->src = src[9];
+            {
+                /* an empty FILE job with no buffers at all */
+                zck_pjob e;
+                memset(&e, 0, sizeof(e));
+                e.flags = ZCK_PJOB_FILE;
+                e.error = -1;
+                CHECK_RC(zck_pool_submit_pjobs(p, &e, 1), ZCK_OK);
+                CHECK_RC(zck_pool_wait(p), ZCK_OK);
+                CHECK(e.error == ZCK_OK && e.n_chunks == 0 && e.dst_size == 0 && e.crc64 == 0);
+                zck_sha256(NULL, 0, d);
+                CHECK(memcmp(e.sha256, d, 32) == 0);
+                /* an empty PLAIN job gives an empty frame, as zck_job */
+                e.flags = ZCK_PJOB_PLAIN;
+                e.dst = d;
+                e.dst_capacity = sizeof(d);
+                CHECK_RC(zck_pool_submit_pjobs(p, &e, 1), ZCK_OK);
+                CHECK_RC(zck_pool_wait(p), ZCK_OK);
+                CHECK(e.dst_size > 0 && e.dst_size <= sizeof(d));
+                CHECK_RC(zck_pool_submit_pjobs(NULL, &e, 1), ZCK_E_INVALID_ARGUMENT);
+                CHECK_RC(zck_pool_submit_pjobs(p, NULL, 1), ZCK_E_INVALID_ARGUMENT);
+            }
+            zck_pool_free(p);
+        }
+    }
+    CHECK(zck_pjob_dst_bound(0, 0) == zck_compress_bound(0));
+    CHECK(zck_pjob_dst_bound(1000, 3) == zck_compress_bound(1000) + 3 * zck_compress_bound(0));
+    CHECK(zck_pjob_dst_bound(SIZE_MAX, 1) == 0 && zck_pjob_dst_bound(1000, SIZE_MAX) == 0);
+    CHECK(zck_pjob_chunks_hint(0) >= 1);
+    for (t = 0; t < 4; t++)
+        for (i = 0; i < PJOBS; i++)
+            free_pjob(&jobs[t][i]);
+    for (i = 0; i < PJOBS; i++)
+        free(src[i]);
+}
+
 static void test_errors(void)
 {
     int code;
@@ -575,10 +982,12 @@ int main(void)
 {
     test_errors();
     test_crc64();
+    test_sha256();
     test_chunker();
     test_footer();
     test_framescan();
     test_pool();
+    test_pjobs();
     test_cstream();
     test_decompress();
     if (failures != 0) {

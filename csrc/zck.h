@@ -35,6 +35,7 @@ enum zck_error {
     ZCK_E_OVERFLOW = 9,            /* a size computation would overflow */
     ZCK_E_LEVEL = 10,              /* compression level out of libzstd's range */
     ZCK_E_CAPACITY = 11,           /* output record array too small (see the function) */
+    ZCK_E_UNSUPPORTED = 12,        /* implementation not available on this CPU or build */
 
     /* skippable frames and footer (20..39) */
     ZCK_E_SKIPPABLE_MAGIC = 20,        /* bytes are not a skippable frame header */
@@ -81,6 +82,26 @@ unsigned zck_zstd_version_number(void);
  * zck_crc64_update(zck_crc64_update(0, a), b) == zck_crc64_update(0, a || b).
  * p may be NULL when n == 0. */
 uint64_t zck_crc64_update(uint64_t crc, const uint8_t *p, size_t n);
+
+/* ----------------------------------------------------------------- SHA-256 */
+
+/* SHA-256 (FIPS 180-4), written here: a portable implementation and, in x86-64
+ * GCC/Clang builds, one using the SHA extensions, picked at run time. */
+enum zck_sha256_choice {
+    ZCK_SHA256_AUTO = 0,      /* the fastest one this CPU supports */
+    ZCK_SHA256_PORTABLE = 1,  /* plain C */
+    ZCK_SHA256_SHANI = 2      /* x86-64 SHA extensions */
+};
+
+/* SHA-256 of p[0..n) into out[0..32), fastest implementation.  p may be NULL
+ * when n == 0. */
+void zck_sha256(const uint8_t *p, size_t n, uint8_t *out);
+/* Same with the implementation `impl` (enum zck_sha256_choice).  Errors:
+ * ZCK_E_INVALID_ARGUMENT, ZCK_E_UNSUPPORTED (SHA-NI asked for but not
+ * available on this CPU or in this build). */
+int zck_sha256_impl(int impl, const uint8_t *p, size_t n, uint8_t *out);
+/* What ZCK_SHA256_AUTO uses here: ZCK_SHA256_SHANI or ZCK_SHA256_PORTABLE. */
+int zck_sha256_best(void);
 
 /* ----------------------------------------------------------------- chunker */
 
@@ -233,6 +254,12 @@ int zck_pool_submit(zck_pool *p, zck_job *jobs, size_t n);
  * Safe to call from another thread than submit. */
 int zck_pool_wait(zck_pool *p);
 
+/* zck_pool_wait, except that the calling thread also runs jobs of the batch
+ * (with its own compression context) while any are left to hand out, instead
+ * of only sleeping: a batch then uses nthreads + 1 threads.  Only one caller
+ * runs jobs at a time; output is the same as with zck_pool_wait. */
+int zck_pool_wait_assist(zck_pool *p);
+
 /* One-shot compression with the pool's parameters (same bytes as a pool job).
  * Errors: ZCK_E_LEVEL, ZCK_E_DST_TOO_SMALL, ZCK_E_NOMEM, ZCK_E_ZSTD. */
 int zck_compress_frame(int level, const uint8_t *src, size_t src_size,
@@ -255,6 +282,82 @@ int zck_cstream_compress(zck_cstream *cs, const uint8_t *src, size_t len, int en
                          uint8_t *dst, size_t cap, size_t *written, size_t *consumed, int *done);
 /* Buffer size that always lets one call make progress (ZSTD_CStreamOutSize). */
 size_t zck_cstream_out_size(void);
+
+/* ------------------------------------------------------------ payload jobs */
+
+/* A payload job does all the per-byte work of one tar entry's payload on a
+ * pool worker, or compresses one plain frame (typically a run of tar headers).
+ * Submit an array of them with zck_pool_submit_pjobs and collect them with
+ * zck_pool_wait(_assist), under the same rules as zck_job batches.  Every frame has
+ * the pool's parameters, and its bytes depend only on its input, the level
+ * and oneshot_max, never on the thread count or the rest of the batch. */
+enum zck_pjob_flags {
+    ZCK_PJOB_PLAIN = 0, /* src becomes one frame; no hashing, no chunk records */
+    ZCK_PJOB_FILE = 1   /* src is a whole file payload: chunk it, hash it, one frame per chunk */
+};
+
+/* One chunk of a FILE job.  It starts where the previous one ended (0 for the
+ * first) and ends at `end`; its frame follows the previous chunk's in dst. */
+typedef struct {
+    uint64_t end;          /* end offset in the file, exclusive */
+    uint32_t zeros;        /* 1 for a hole (a run of >= 1024 zero bytes), else 0 */
+    uint32_t reserved;     /* written as 0 */
+    uint64_t frame_size;   /* bytes of this chunk's frame in dst */
+    uint8_t sha256[32];    /* SHA-256 of the chunk's bytes; all zero when the file is a single chunk */
+} zck_chunk_out;
+
+typedef struct {
+    /* in */
+    const uint8_t *src;
+    size_t src_size;
+    uint32_t flags;            /* ZCK_PJOB_PLAIN or ZCK_PJOB_FILE */
+    uint32_t reserved;         /* must be 0 */
+    size_t oneshot_max;        /* a frame with more input bytes than this is made as zck_cstream would
+                                * make it (no content size); 0: every frame is one-shot, i.e. exactly
+                                * zck_compress_frame's bytes */
+    uint8_t *dst;              /* frames, back to back */
+    size_t dst_capacity;       /* zck_pjob_dst_bound(src_size, chunks_cap) always suffices */
+    zck_chunk_out *chunks;     /* FILE: one record per chunk (may be NULL when chunks_cap == 0) */
+    size_t chunks_cap;
+    /* out (reset by submit) */
+    size_t dst_size;           /* bytes of frames in dst */
+    size_t n_chunks;           /* FILE: records written; after ZCK_E_CAPACITY, the number the payload needs */
+    uint64_t crc64;            /* FILE: zck_crc64_update(0, src, src_size) */
+    uint8_t sha256[32];        /* FILE: SHA-256 of the payload (of "" for an empty one) */
+    int error;                 /* ZCK_OK or an error code */
+} zck_pjob;
+
+/* FILE jobs cut the payload with the chunker's rules (fresh state: exactly
+ * what zck_chunker_new + feed of the whole payload + at_eof gives) and
+ * compress each chunk, holes included, as its own frame.  An empty payload
+ * has no chunks and no frames.  The chunk digests are only computed when
+ * there are two or more chunks.
+ *
+ * Job errors: ZCK_E_INVALID_ARGUMENT (NULL with a non-zero size, unknown
+ * flags, reserved != 0), ZCK_E_CAPACITY (FILE: more chunks than chunks_cap or
+ * frames larger than dst_capacity; the chunker still runs to the end so that
+ * n_chunks tells how many chunks there are, and a retry with chunks_cap >=
+ * n_chunks and dst_capacity >= zck_pjob_dst_bound(src_size, n_chunks)
+ * succeeds), ZCK_E_DST_TOO_SMALL (PLAIN: as zck_job), ZCK_E_NOMEM, ZCK_E_ZSTD.
+ * dst_size, crc64 and sha256 are 0 after an error. */
+
+/* dst capacity that always holds the frames of a job with src_size input bytes
+ * and at most chunks_cap chunks (PLAIN: pass 0); 0 if that would overflow. */
+size_t zck_pjob_dst_bound(size_t src_size, size_t chunks_cap);
+/* A chunks_cap that fits nearly every real payload of src_size bytes
+ * (src_size / 4096 + 16; the rolling sum cuts about every 64 KiB); payloads
+ * that need more fail with ZCK_E_CAPACITY and report the count they need. */
+size_t zck_pjob_chunks_hint(size_t src_size);
+
+/* Start running jobs[0..n) on the pool and return at once; collect them with
+ * zck_pool_wait or zck_pool_wait_assist (which return the error of the
+ * lowest-indexed failed job).
+ * Same rules as zck_pool_submit: one batch in flight, jobs and buffers valid
+ * until zck_pool_wait returns, n == 0 allowed.  Workers take the jobs largest
+ * src_size first (ties in index order), so a big file is not left for last;
+ * results only ever go to each job's own slots.  Errors: ZCK_E_BUSY,
+ * ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM (scheduling array). */
+int zck_pool_submit_pjobs(zck_pool *p, zck_pjob *jobs, size_t n);
 
 /* ---------------------------------------------------- batch decompression */
 

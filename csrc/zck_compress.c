@@ -188,3 +188,49 @@ int zck_cstream_compress(zck_cstream *cs, const uint8_t *src, size_t len, int en
     *written = out.pos;
     return ZCK_OK;
 }
+
+int zck_stream_frame(ZSTD_CCtx *cctx, const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *written)
+{
+    ZSTD_inBuffer in;
+    ZSTD_outBuffer out;
+    size_t r;
+
+    *written = 0;
+    ZCK_FORWARD(zck_from_zstd_error(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)));
+    out.dst = dst;
+    out.size = cap;
+    out.pos = 0;
+    /* The same calls as zck_cstream_compress: an empty ZSTD_e_continue (so
+     * libzstd never learns the size), the data, then ZSTD_e_end.  Buffered
+     * input makes the bytes independent of how the data is split. */
+    in.src = &zck_empty_byte;
+    in.size = 0;
+    in.pos = 0;
+    r = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue);
+    in.src = src != NULL ? src : &zck_empty_byte;
+    in.size = n;
+    while (!ZSTD_isError(r) && in.pos < in.size) {
+        size_t before_in = in.pos, before_out = out.pos;
+        r = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue);
+        if (!ZSTD_isError(r) && in.pos == before_in && out.pos == before_out)
+            break; /* output full: no progress possible */
+    }
+    if (!ZSTD_isError(r) && in.pos == in.size) {
+        ZSTD_inBuffer none;
+        none.src = &zck_empty_byte;
+        none.size = 0;
+        none.pos = 0;
+        do {
+            size_t before_out = out.pos;
+            r = ZSTD_compressStream2(cctx, &out, &none, ZSTD_e_end);
+            if (!ZSTD_isError(r) && r != 0 && out.pos == before_out)
+                break;
+        } while (!ZSTD_isError(r) && r != 0);
+    }
+    if (ZSTD_isError(r) || in.pos < in.size || r != 0) {
+        (void)ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+        return ZSTD_isError(r) ? zck_from_zstd_error(r) : ZCK_E_DST_TOO_SMALL;
+    }
+    *written = out.pos;
+    return ZCK_OK;
+}

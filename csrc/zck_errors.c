@@ -18,6 +18,7 @@ const char *zck_error_name(int code)
     case ZCK_E_OVERFLOW: return "ZCK_E_OVERFLOW";
     case ZCK_E_LEVEL: return "ZCK_E_LEVEL";
     case ZCK_E_CAPACITY: return "ZCK_E_CAPACITY";
+    case ZCK_E_UNSUPPORTED: return "ZCK_E_UNSUPPORTED";
     case ZCK_E_SKIPPABLE_MAGIC: return "ZCK_E_SKIPPABLE_MAGIC";
     case ZCK_E_FOOTER_TRUNCATED: return "ZCK_E_FOOTER_TRUNCATED";
     case ZCK_E_FOOTER_MAGIC: return "ZCK_E_FOOTER_MAGIC";
@@ -59,6 +60,7 @@ const char *zck_error_message(int code)
     case ZCK_E_OVERFLOW: return "size too large";
     case ZCK_E_LEVEL: return "compression level out of range";
     case ZCK_E_CAPACITY: return "output array has no room";
+    case ZCK_E_UNSUPPORTED: return "not supported by this CPU or build";
     case ZCK_E_SKIPPABLE_MAGIC: return "not a skippable frame header";
     case ZCK_E_FOOTER_TRUNCATED: return "blob too short for a footer";
     case ZCK_E_FOOTER_MAGIC: return "no zstd:chunked footer magic at the end of the blob";

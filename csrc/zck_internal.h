@@ -98,4 +98,35 @@ int zck_cctx_setup(ZSTD_CCtx *cctx, int level);
 /* ZCK_OK if level is inside libzstd's supported range. */
 int zck_check_level(int level);
 
+/* Incremental SHA-256 (zck_sha256.c).  `ni` selects the SHA-NI block
+ * function; pass zck_sha256_ni_available() (cached by the caller: on some
+ * compilers it executes cpuid, which may trap to a hypervisor). */
+typedef struct {
+    uint32_t h[8];
+    uint64_t total;  /* bytes hashed so far */
+    uint8_t buf[64];
+    size_t buf_len;
+    int ni;
+} zck_sha256_ctx;
+
+int zck_sha256_ni_available(void);
+void zck_sha256_init(zck_sha256_ctx *c, int use_ni);
+void zck_sha256_update(zck_sha256_ctx *c, const uint8_t *p, size_t n);
+void zck_sha256_final(zck_sha256_ctx *c, uint8_t out[32]);
+
+/* Compress src into one frame exactly as zck_cstream would (an empty
+ * ZSTD_e_continue first, no content size) on an already set-up cctx.
+ * Errors: ZCK_E_DST_TOO_SMALL, ZCK_E_NOMEM, ZCK_E_ZSTD. */
+int zck_stream_frame(ZSTD_CCtx *cctx, const uint8_t *src, size_t n, uint8_t *dst, size_t cap, size_t *written);
+
+/* What a pool worker needs to run payload jobs (zck_payload.c). */
+typedef struct {
+    ZSTD_CCtx *cctx;       /* set up with zck_cctx_setup */
+    zck_chunker *chunker;
+    int sha_ni;            /* zck_sha256_ni_available(), cached */
+} zck_pjob_worker;
+
+/* Run one payload job; fills its output fields. */
+void zck_pjob_run(zck_pjob_worker *w, zck_pjob *j);
+
 #endif /* ZCK_INTERNAL_H */

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BufferLike",
+    "ChunkOut",
     "Chunker",
     "CompressPool",
     "FooterInfo",
@@ -54,8 +55,11 @@ __all__ = [
     "decompress_into",
     "error_name",
     "level_range",
+    "PayloadResult",
     "parse_footer",
     "scan_frames",
+    "sha256",
+    "sha256_implementation",
     "skippable_header",
     "zstd_version",
     "zstd_version_number",
@@ -207,6 +211,33 @@ def crc64(data: BufferLike, crc: int = 0) -> int:
         raise ValueError("crc must be an unsigned 64-bit integer")
     buf = _in(data)
     return int(lib.zck_crc64_update(crc, buf, len(buf)))
+
+
+_SHA256_IMPLS = {"auto": lib.ZCK_SHA256_AUTO, "portable": lib.ZCK_SHA256_PORTABLE, "shani": lib.ZCK_SHA256_SHANI}
+
+
+def sha256(data: BufferLike, *, impl: str = "auto") -> bytes:
+    """SHA-256 digest (32 bytes) of ``data``, computed by the native core.
+
+    ``impl`` picks the implementation: ``"auto"`` (the fastest this CPU
+    supports), ``"portable"`` (plain C) or ``"shani"`` (x86-64 SHA extensions;
+    raises :class:`NativeError` with code ``ZCK_E_UNSUPPORTED`` where they are
+    missing).  All give the same digest; the choice exists for tests and
+    benchmarks.
+    """
+    try:
+        code = _SHA256_IMPLS[impl]
+    except KeyError:
+        raise ValueError(f"impl must be one of {sorted(_SHA256_IMPLS)}, not {impl!r}") from None
+    buf = _in(data)
+    out = ffi.new("uint8_t[32]")
+    _check(lib.zck_sha256_impl(code, buf, len(buf), out), f"compute SHA-256 ({impl})")
+    return bytes(ffi.buffer(out))
+
+
+def sha256_implementation() -> str:
+    """The implementation ``sha256(impl="auto")`` and the pool's payload jobs use: ``"shani"`` or ``"portable"``."""
+    return "shani" if lib.zck_sha256_best() == lib.ZCK_SHA256_SHANI else "portable"
 
 
 def compress_bound(size: int) -> int:
@@ -529,6 +560,109 @@ def compress_frame(data: BufferLike, level: int) -> bytes:
     return bytes(ffi.buffer(dst, int(size[0])))
 
 
+@dataclass(frozen=True)
+class ChunkOut:
+    """One chunk of a file payload processed by :meth:`CompressPool.submit_payloads`.
+
+    The chunk starts where the previous one ended (0 for the first) and ends
+    at ``end`` (exclusive, offset in the file); ``zeros`` is True for a hole (a
+    run of at least 1024 zero bytes).  ``frame_size`` is the size of its zstd
+    frame, which follows the previous chunk's frame in
+    :attr:`PayloadResult.frames`.  ``digest`` is the raw SHA-256 of the chunk's
+    bytes, or 32 zero bytes when the file is a single chunk (the TOC has no
+    chunk digest then).
+    """
+
+    end: int
+    zeros: bool
+    frame_size: int
+    digest: bytes
+
+
+@dataclass
+class PayloadResult:
+    """What one job of :meth:`CompressPool.submit_payloads` produced.
+
+    ``frames`` is every compressed frame of the job, back to back: for a plain
+    job the one frame, for a file job one frame per chunk (nothing for an
+    empty file).  It views a buffer owned by the pool, valid until the second
+    :meth:`~CompressPool.submit_payloads` after the one that made it (the
+    pool alternates two output arenas; copy with ``bytes()`` to keep it
+    longer); it never dangles.
+
+    File jobs also give the chunks, the CRC-64 (Go ISO, as :func:`crc64`) and
+    the raw SHA-256 of the whole payload (of ``b""`` for an empty file).  Plain
+    jobs give ``chunks == []``, ``crc64 == 0`` and ``sha256 == b""``.
+
+    ``overflow`` is True when the pool could not finish a file job within the
+    buffers it sized (it already retries once with exact sizes, so this is not
+    expected to happen); ``frames`` and ``chunks`` are then empty and the caller
+    must process that payload on its own.
+    """
+
+    frames: memoryview
+    chunks: list[ChunkOut]
+    crc64: int
+    sha256: bytes
+    overflow: bool = False
+
+
+_NO_DIGEST = bytes(32)
+_EMPTY_VIEW = memoryview(b"")
+
+
+class _PayloadBatch:
+    """The C job array, buffers and per-job layout of one payload batch."""
+
+    def __init__(self, pjobs: Any, arena: Any, chunk_arena: Any, srcs: list[Any], files: list[bool],
+                 offsets: list[tuple[int, int]], oneshot_max: int) -> None:
+        self.pjobs = pjobs
+        self.arena = arena
+        self.chunk_arena = chunk_arena
+        self.srcs = srcs
+        self.files = files
+        self.offsets = offsets  # (dst offset, first chunk record) per job
+        self.oneshot_max = oneshot_max
+
+    def keep(self) -> list[Any]:
+        return [self.srcs, self.pjobs, self.arena, self.chunk_arena]
+
+
+def _payload_sizes(n: int, is_file: bool, chunks_cap: int | None = None) -> tuple[int, int]:
+    """(chunk records, dst bytes) to reserve for a job of ``n`` input bytes."""
+    cap = (int(lib.zck_pjob_chunks_hint(n)) if chunks_cap is None else chunks_cap) if is_file else 0
+    bound = int(lib.zck_pjob_dst_bound(n, cap))
+    if bound == 0:
+        raise LimitExceededError(f"could not size the output of a {n}-byte payload: input too large")
+    return cap, bound
+
+
+def _fill_pjobs(pjobs: Any, arena: Any, chunk_arena: Any, srcs: list[Any], files: list[bool],
+                sizes: list[tuple[int, int]], oneshot_max: int) -> list[tuple[int, int]]:
+    """Point each C job at its input and its slices of the arenas; return the slices' offsets.
+
+    ``sizes`` holds each job's (chunk records, dst bytes) from :func:`_payload_sizes`.
+    """
+    offsets: list[tuple[int, int]] = []
+    off = coff = 0
+    file_flag, plain_flag = lib.ZCK_PJOB_FILE, lib.ZCK_PJOB_PLAIN
+    for i, (src, is_file, (cap, bound)) in enumerate(zip(srcs, files, sizes)):
+        j = pjobs[i]
+        j.src = src
+        j.src_size = len(src)
+        j.flags = file_flag if is_file else plain_flag
+        j.reserved = 0
+        j.oneshot_max = oneshot_max
+        j.dst = arena + off
+        j.dst_capacity = bound
+        j.chunks = chunk_arena + coff if cap else ffi.NULL
+        j.chunks_cap = cap
+        offsets.append((off, coff))
+        off += bound
+        coff += cap
+    return offsets
+
+
 class CompressPool(_Closable):
     """Compress batches of independent frames on persistent worker threads.
 
@@ -570,6 +704,16 @@ class CompressPool(_Closable):
         self._jobs: Any = None
         self._slots: list[tuple[int, int]] = []
         self._pending = False
+        # payload batches (submit_payloads / wait_payloads): reused arenas
+        self._payloads: _PayloadBatch | None = None
+        self._pjobs: Any = None
+        self._pjobs_cap = 0
+        # two output arenas, used in turn: a batch's frames stay valid while the next one runs
+        self._parenas: list[Any] = [None, None]
+        self._parena_sizes = [0, 0]
+        self._parena_turn = 0
+        self._carena: Any = None
+        self._carena_cap = 0
 
     def submit(self, frames: Sequence[BufferLike]) -> None:
         """Start compressing ``frames`` (each becomes one frame).  Inputs must not change until :meth:`wait`."""
@@ -605,13 +749,19 @@ class CompressPool(_Closable):
         finally:
             self._lock.release()
 
-    def wait(self) -> list[memoryview]:
-        """Block until the submitted batch is compressed; return the frames in input order."""
+    def wait(self, *, assist: bool = False) -> list[memoryview]:
+        """Block until the submitted batch is compressed; return the frames in input order.
+
+        With ``assist`` the calling thread compresses frames of the batch too
+        (GIL released) instead of only sleeping; the output is the same.
+        """
         ptr = self._acquire()
         try:
             if not self._pending:
                 raise _error(lib.ZCK_E_NOT_SUBMITTED, "wait for a batch")
-            rc = lib.zck_pool_wait(ptr)
+            if self._payloads is not None:
+                raise UsageError("could not wait for a batch: a payload batch is in flight; use wait_payloads()")
+            rc = lib.zck_pool_wait_assist(ptr) if assist else lib.zck_pool_wait(ptr)
             self._pending = False
             jobs, slots = self._jobs, self._slots
             self._jobs, self._slots = None, []
@@ -625,9 +775,159 @@ class CompressPool(_Closable):
         finally:
             self._lock.release()
 
+    def submit_payloads(self, jobs: Sequence[tuple[BufferLike, bool]], *, oneshot_max: int = 0) -> None:
+        """Start a batch of payload jobs; collect it with :meth:`wait_payloads`.
+
+        Each job is ``(data, is_file)``.  A plain job (``is_file`` false)
+        compresses ``data`` into one frame, exactly as :meth:`submit`.  A file
+        job takes ``data`` as one whole file payload and does all its per-byte
+        work on a worker thread: chunk cuts as a fresh :class:`Chunker` makes
+        them, one frame per chunk (holes included) as :func:`compress_frame`
+        makes it, a SHA-256 of every chunk (when there are two or more), and
+        the CRC-64 and SHA-256 of the payload.  Workers take the largest jobs
+        first; results come back in input order and do not depend on the
+        number of threads.
+
+        ``oneshot_max`` (0: no limit): a frame of more input bytes than this is
+        made as :class:`FrameStreamCompressor` makes it (no content size in
+        the header), so that chunks above a streaming threshold keep the bytes
+        a streaming writer gives them.
+
+        Inputs must not change until :meth:`wait_payloads` returns.  Output
+        buffers are two arenas owned by the pool, used in turn, so the frames
+        of one batch stay valid while the next batch runs: a caller may
+        ``wait_payloads()``, ``submit_payloads()`` the next batch at once, and
+        only then write out the results it got (keeping the workers busy).
+        """
+        ptr = self._acquire()
+        try:
+            if self._pending:
+                raise _error(lib.ZCK_E_BUSY, "submit a batch")
+            if not 0 <= oneshot_max <= _UINT64_MAX:
+                raise ValueError("oneshot_max must be >= 0")
+            srcs = [_in(d) for d, _ in jobs]
+            files = [bool(f) for _, f in jobs]
+            n = len(srcs)
+            sizes = [_payload_sizes(len(src), is_file) for src, is_file in zip(srcs, files)]
+            chunk_total = sum(cap for cap, _bound in sizes)
+            dst_total = sum(bound for _cap, bound in sizes)
+            if self._pjobs is None or self._pjobs_cap < n:
+                self._pjobs_cap = max(n, 16, self._pjobs_cap + self._pjobs_cap // 2)
+                self._pjobs = ffi.new("zck_pjob[]", self._pjobs_cap)
+            turn = self._parena_turn
+            if self._parenas[turn] is None or self._parena_sizes[turn] < dst_total:
+                old = self._parena_sizes[turn]
+                self._parena_sizes[turn] = max(dst_total, 1, old + old // 2)
+                self._parenas[turn] = _alloc("uint8_t[]", self._parena_sizes[turn])
+            arena = self._parenas[turn]
+            if self._carena is None or self._carena_cap < chunk_total:
+                self._carena_cap = max(chunk_total, 1, self._carena_cap + self._carena_cap // 2)
+                self._carena = _alloc("zck_chunk_out[]", self._carena_cap)
+            offsets = _fill_pjobs(self._pjobs, arena, self._carena, srcs, files, sizes, oneshot_max)
+            batch = _PayloadBatch(self._pjobs, arena, self._carena, srcs, files, offsets, oneshot_max)
+            self._inflight[:] = batch.keep()
+            _check(lib.zck_pool_submit_pjobs(ptr, self._pjobs, n), "submit a payload batch")
+            self._payloads = batch
+            self._parena_turn = 1 - turn
+            self._pending = True
+        finally:
+            self._lock.release()
+
+    def wait_payloads(self, *, assist: bool = True) -> list[PayloadResult]:
+        """Block until the payload batch is done; return one :class:`PayloadResult` per job, in order.
+
+        With ``assist`` (the default) the calling thread runs jobs of the batch
+        too while any are left (GIL released), so a pool of N threads uses
+        N + 1 while the caller waits; the results are the same either way.
+
+        A file job that needs more chunk records or output room than the pool
+        reserved (a payload with unusually many chunks) is rerun at once with
+        exact sizes; only if that fails too is its result marked ``overflow``.
+        Any other failure raises (naming the job) and discards the batch.
+        """
+        ptr = self._acquire()
+        try:
+            batch = self._payloads
+            if not self._pending:
+                raise _error(lib.ZCK_E_NOT_SUBMITTED, "wait for a payload batch")
+            if batch is None:
+                raise UsageError("could not wait for a payload batch: a frame batch is in flight; use wait()")
+            rc = lib.zck_pool_wait_assist(ptr) if assist else lib.zck_pool_wait(ptr)
+            self._pending = False
+            self._payloads = None
+            self._inflight.clear()
+            pjobs = batch.pjobs
+            n = len(batch.srcs)
+            retry: list[int] = []
+            if rc != lib.ZCK_OK:
+                for i in range(n):
+                    err = int(pjobs[i].error)
+                    if err == lib.ZCK_E_CAPACITY and batch.files[i]:
+                        retry.append(i)
+                    elif err != lib.ZCK_OK:
+                        raise _error(err, f"process payload {i} of the batch")
+            results = self._payload_results(batch, n)
+            if retry:
+                self._rerun(ptr, batch, retry, results)
+            return results
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _payload_results(batch: _PayloadBatch, n: int) -> list[PayloadResult]:
+        pjobs, carena = batch.pjobs, batch.chunk_arena
+        whole = memoryview(ffi.buffer(batch.arena))
+        results: list[PayloadResult] = []
+        for i in range(n):
+            j = pjobs[i]
+            if j.error != lib.ZCK_OK:
+                results.append(PayloadResult(_EMPTY_VIEW, [], 0, b"", overflow=True))
+                continue
+            off, coff = batch.offsets[i]
+            frames = whole[off : off + int(j.dst_size)]
+            if not batch.files[i]:
+                results.append(PayloadResult(frames, [], 0, b""))
+                continue
+            nc = int(j.n_chunks)
+            if nc == 1:
+                c = carena[coff]
+                chunks = [ChunkOut(int(c.end), bool(c.zeros), int(c.frame_size), _NO_DIGEST)]
+            else:
+                chunks = []
+                for k in range(coff, coff + nc):
+                    c = carena[k]
+                    chunks.append(ChunkOut(int(c.end), bool(c.zeros), int(c.frame_size), bytes(ffi.buffer(c.sha256))))
+            results.append(PayloadResult(frames, chunks, int(j.crc64), bytes(ffi.buffer(j.sha256))))
+        return results
+
+    def _rerun(self, ptr: Any, batch: _PayloadBatch, retry: list[int], results: list[PayloadResult]) -> None:
+        """Run the file jobs that ran out of room again, with the chunk counts they reported."""
+        caps = [max(int(batch.pjobs[i].n_chunks), 1) for i in retry]
+        srcs = [batch.srcs[i] for i in retry]
+        files = [True] * len(retry)
+        sizes = [_payload_sizes(len(s), True, cap) for s, cap in zip(srcs, caps)]
+        pjobs = ffi.new("zck_pjob[]", len(retry))
+        arena = _alloc("uint8_t[]", max(1, sum(b for _c, b in sizes)))
+        carena = _alloc("zck_chunk_out[]", max(1, sum(caps)))
+        offsets = _fill_pjobs(pjobs, arena, carena, srcs, files, sizes, batch.oneshot_max)
+        again = _PayloadBatch(pjobs, arena, carena, srcs, files, offsets, batch.oneshot_max)
+        self._inflight[:] = again.keep()
+        try:
+            _check(lib.zck_pool_submit_pjobs(ptr, pjobs, len(retry)), "submit a payload batch")
+            rc = lib.zck_pool_wait_assist(ptr)
+        finally:
+            self._inflight.clear()
+        if rc != lib.ZCK_OK:
+            for k, i in enumerate(retry):
+                err = int(pjobs[k].error)
+                if err not in (lib.ZCK_OK, lib.ZCK_E_CAPACITY):
+                    raise _error(err, f"process payload {i} of the batch")
+        for k, result in enumerate(self._payload_results(again, len(retry))):
+            results[retry[k]] = result
+
     @property
     def busy(self) -> bool:
-        """True between :meth:`submit` and :meth:`wait`."""
+        """True between :meth:`submit` and :meth:`wait` (or :meth:`submit_payloads` and :meth:`wait_payloads`)."""
         return self._pending
 
     def close(self) -> None:
@@ -637,6 +937,10 @@ class CompressPool(_Closable):
         self._jobs, self._slots = None, []
         self._arena = None
         self._arena_size = 0
+        self._payloads = None
+        self._pjobs, self._carena = None, None
+        self._parenas, self._parena_sizes = [None, None], [0, 0]
+        self._pjobs_cap = self._carena_cap = 0
 
 
 class FrameStreamCompressor(_Closable):
