@@ -15,9 +15,17 @@ the input arrived.
 from __future__ import annotations
 
 import hashlib
-from typing import BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional
 
-from ._native import CompressPool, FrameStreamCompressor
+from ._native import (
+    Chunker,
+    ChunkOut,
+    CompressPool,
+    FrameStreamCompressor,
+    PayloadResult,
+    compress_frame,
+    crc64,
+)
 
 #: Frames up to this size are compressed in one shot on the pool.
 MAX_ONESHOT_FRAME = 8 << 20
@@ -28,6 +36,7 @@ BATCH_BYTES = 8 << 20
 BATCH_FRAMES = 4096
 
 OffsetCallback = Callable[[int, int], None]
+FileCallback = Callable[[PayloadResult, int], None]
 _ZEROS = bytes(MAX_ONESHOT_FRAME)
 
 
@@ -59,7 +68,17 @@ class BlobSink:
 
 
 class FrameWriter:
-    """Compress frames in order and write them to a :class:`BlobSink`."""
+    """Compress frames and whole file payloads in order and write them to a :class:`BlobSink`.
+
+    Two kinds of job share one ordered queue:
+
+    * a *frame* (header bytes): compressed as one frame; ``on_offsets(start, end)``
+      gets its blob offsets;
+    * a *file* payload: the worker thread cuts it into chunks, hashes it
+      (sha256 of the file and of each chunk, CRC-64) and compresses each chunk
+      as its own frame; ``on_file(result, start)`` gets the result and the
+      blob offset of its first frame.
+    """
 
     def __init__(self, sink: BlobSink, *, level: int, threads: int,
                  after_batch: Optional[Callable[[], None]] = None) -> None:
@@ -67,45 +86,93 @@ class FrameWriter:
         self._after_batch = after_batch
         self.level = level
         self._pool = CompressPool(threads, level)
-        self._pending: list[bytes | bytearray | memoryview] = []
-        self._pending_cbs: list[Optional[OffsetCallback]] = []
+        self._pending: list[tuple[bytes | bytearray | memoryview, bool]] = []
+        self._pending_cbs: list[Any] = []
         self._pending_bytes = 0
-        self._inflight_cbs: list[Optional[OffsetCallback]] | None = None
-        self._inflight_refs: list[bytes | bytearray | memoryview] = []
+        self._inflight_cbs: list[Any] | None = None
+        self._inflight_refs: list[tuple[bytes | bytearray | memoryview, bool]] = []
         self.frames_written = 0
 
     def add(self, data: bytes | bytearray | memoryview, on_offsets: Optional[OffsetCallback] = None) -> None:
         """Queue one frame (``data`` must stay unchanged until it is written)."""
         if not len(data):
             return  # the reference never writes an empty frame
-        self._pending.append(data)
-        self._pending_cbs.append(on_offsets)
+        self._queue(data, False, on_offsets)
+
+    def add_file(self, data: bytes | bytearray | memoryview, on_file: FileCallback) -> None:
+        """Queue a whole file payload to be chunked, hashed and compressed on a worker."""
+        self._queue(data, True, on_file)
+
+    def _queue(self, data: bytes | bytearray | memoryview, is_file: bool, callback: Any) -> None:
+        self._pending.append((data, is_file))
+        self._pending_cbs.append(callback)
         self._pending_bytes += len(data)
         if self._pending_bytes >= BATCH_BYTES or len(self._pending) >= BATCH_FRAMES:
             self._rotate()
 
     def _rotate(self) -> None:
-        if self._inflight_cbs is not None:
-            self._collect()
+        """Hand the queued jobs to the pool, then write the previous batch while they run.
+
+        The pool keeps two output arenas, so a finished batch's frames stay valid
+        while the next batch is compressing.
+        """
+        finished = self._wait() if self._inflight_cbs is not None else None
         if self._pending:
-            self._pool.submit(self._pending)
+            self._pool.submit_payloads(self._pending, oneshot_max=MAX_ONESHOT_FRAME)
             self._inflight_cbs = self._pending_cbs
             self._inflight_refs = self._pending
             self._pending, self._pending_cbs, self._pending_bytes = [], [], 0
+        if finished is not None:
+            self._write(*finished)
+
+    def _wait(self) -> tuple[list[tuple[bytes | bytearray | memoryview, bool]], list[PayloadResult], list[Any]]:
+        results = self._pool.wait_payloads()  # the calling thread helps compress
+        jobs, callbacks = self._inflight_refs, self._inflight_cbs or []
+        self._inflight_cbs, self._inflight_refs = None, []
+        return jobs, results, callbacks
 
     def _collect(self) -> None:
-        outputs = self._pool.wait()
-        callbacks = self._inflight_cbs or []
-        self._inflight_cbs = None
-        self._inflight_refs = []
-        for out, callback in zip(outputs, callbacks):
-            start = self.sink.offset
-            self.sink.write(out)
-            self.frames_written += 1
-            if callback is not None:
-                callback(start, self.sink.offset)
+        self._write(*self._wait())
+
+    def _write(self, jobs: list[tuple[bytes | bytearray | memoryview, bool]], results: list[PayloadResult],
+               callbacks: list[Any]) -> None:
+        # offsets first, then one write of the whole batch
+        offset = self.sink.offset
+        parts = []
+        for (data, is_file), result, callback in zip(jobs, results, callbacks):
+            if is_file and result.overflow:
+                result = self._file_in_python(data)
+            start = offset
+            offset += len(result.frames)
+            parts.append(result.frames)
+            if is_file:
+                self.frames_written += len(result.chunks)
+                callback(result, start)
+            else:
+                self.frames_written += 1
+                if callback is not None:
+                    callback(start, offset)
+        self.sink.write(b"".join(parts))
         if self._after_batch is not None:
             self._after_batch()
+
+    def _file_in_python(self, data: bytes | bytearray | memoryview) -> PayloadResult:
+        """The same result as a worker's, for a payload too odd for the job's fixed capacity."""
+        view = memoryview(data)
+        with Chunker() as chunker:
+            cuts = chunker.feed(view) + chunker.finish()
+        frames = bytearray()
+        chunks = []
+        start = 0
+        for end, zeros in cuts:
+            part = view[start:end]
+            frame = compress_frame(part, self.level)
+            frames += frame
+            digest = hashlib.sha256(part).digest() if len(cuts) > 1 else bytes(32)
+            chunks.append(ChunkOut(end=end, zeros=zeros, frame_size=len(frame), digest=digest))
+            start = end
+        return PayloadResult(frames=memoryview(bytes(frames)), chunks=chunks, crc64=crc64(view),
+                             sha256=hashlib.sha256(view).digest(), overflow=False)
 
     def flush(self) -> None:
         """Write every queued frame."""

@@ -22,24 +22,38 @@ import os
 import queue
 import sys
 import threading
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Callable, Optional, Union
 
 from . import format as fmt
 from ._frames import MAX_ONESHOT_FRAME, BlobSink, FrameWriter, OpenFrame, zeros_view
-from ._native import Chunker, FrameStreamCompressor, build_footer, compress_frame, crc64, skippable_header
+from ._native import (
+    Chunker,
+    FrameStreamCompressor,
+    PayloadResult,
+    build_footer,
+    compress_frame,
+    crc64,
+    skippable_header,
+)
 from .annotations import Position, format_annotations
 from .errors import UnsupportedTarError, UsageError, ZstdChunkedError
 from .outputs import Output
 from .tarsplit import TarSplitEncoder
 from .tarstream import TarReader
-from .toc import TocEntry, entry_from_header, toc_json
+from .toc import TocEntry, entry_from_header, toc_json_prefix, toc_json_suffix
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO, IO[bytes]]
 
 #: Payload is read from the tar in pieces of this size.
 READ_SIZE = 1 << 20
+#: The tar is read from its source in blocks of this size.
+TAR_READ_SIZE = 4 << 20
+#: Payloads up to this size are chunked, hashed and compressed whole on a worker thread;
+#: larger ones are chunked while they stream through (bounded memory).
+MAX_FILE_JOB = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -101,35 +115,54 @@ def _check_threads(threads: Optional[int]) -> int:
 
 
 class _HashingReader:
-    """Reads the source once, hashing every byte for the DiffID."""
+    """Reads the source once and computes the DiffID (sha256 of every byte).
+
+    Blocks returned by :meth:`read` are immutable ``bytes``, so they are hashed
+    on a helper thread (hashlib releases the GIL) while the caller parses them.
+    Use as a context manager: leaving it always stops the helper thread.
+    """
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
         self._sha = hashlib.sha256()
         self.count = 0
-        self._readinto = getattr(raw, "readinto", None)
+        self._queue: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._hash_blocks, name="zstd-chunked-diffid", daemon=True)
+        self._thread.start()
+        self._digest: Optional[str] = None
+
+    def _hash_blocks(self) -> None:
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            self._sha.update(block)
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
-        if data:
-            self._sha.update(data)
-            self.count += len(data)
-        return bytes(data) if data is not None else b""
+        if not data:
+            return b""
+        block = bytes(data)  # no copy when the source already returns bytes
+        self.count += len(block)
+        self._queue.put(block)
+        return block
 
-    def readinto(self, buf: Any) -> int:
-        if self._readinto is None:
-            data = self.read(len(buf))
-            buf[: len(data)] = data
-            return len(data)
-        n = self._readinto(buf) or 0
-        if n:
-            view = memoryview(buf)[:n]
-            self._sha.update(view)
-            self.count += n
-        return n
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
     def digest(self) -> str:
-        return "sha256:" + self._sha.hexdigest()
+        if self._digest is None:
+            self._stop()
+            self._digest = "sha256:" + self._sha.hexdigest()
+        return self._digest
+
+    def __enter__(self) -> "_HashingReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
 
 
 @dataclass
@@ -147,58 +180,129 @@ class _ChunkRec:
         self.offset, self.end = start, end
 
 
-class _EntryGroup:
-    """TOC entries of one tar entry, waiting for the offsets of their frames."""
+class _Pending:
+    """One tar entry whose tar-split lines and TOC entries wait for its payload's results.
 
-    __slots__ = ("entries", "chunks")
+    Tar-split lines and TOC entries must come out in tar order, but a file's
+    CRC, digests and chunk offsets are only known once a worker has processed
+    it: entries queue here and are emitted, in order, as soon as they are ready.
+    """
 
-    def __init__(self, entries: list[TocEntry], chunks: list[_ChunkRec]) -> None:
-        self.entries = entries
-        self.chunks = chunks
+    __slots__ = ("segments", "name", "size", "entry", "crc", "digest", "chunks")
+
+    def __init__(self, segments: list[bytes], name: str, size: int, entry: TocEntry) -> None:
+        self.segments = segments
+        self.name = name
+        self.size = size
+        self.entry = entry
+        self.crc: Optional[int] = None if size > 0 else 0  # size -1: segments only
+        self.digest = ""
+        self.chunks: list[_ChunkRec] = []
 
     def ready(self) -> bool:
         # frames are written in order: once the last chunk is out, all are
-        return not self.chunks or self.chunks[-1].end != 0
+        return self.crc is not None and (not self.chunks or self.chunks[-1].end != 0)
 
-    def texts(self) -> list[str]:
-        chunks, entries = self.chunks, self.entries
+    def file_done(self, result: PayloadResult, start: int) -> None:
+        """Callback of a worker's file job: chunk records with their blob offsets."""
+        chunks = []
+        offset = start
+        previous = 0
+        multi = len(result.chunks) > 1
+        for c in result.chunks:
+            end = offset + c.frame_size
+            chunks.append(_ChunkRec(previous, c.end - previous, c.zeros,
+                                    "sha256:" + c.digest.hex() if multi else "", offset, end))
+            offset, previous = end, c.end
+        self.chunks = chunks
+        self.crc = result.crc64
+        self.digest = "sha256:" + result.sha256.hex()
+
+    def emit(self, tarsplit: TarSplitEncoder, toc: _TocStream) -> None:
+        for segment in self.segments:
+            tarsplit.add_segment(segment)
+        if self.size < 0:  # only the raw bytes that followed a payload
+            return
+        assert self.crc is not None
+        tarsplit.add_file(self.name, self.size, self.crc.to_bytes(8, "big") if self.size > 0 else None)
+        entry, chunks = self.entry, self.chunks
+        entry.digest = self.digest
         if chunks:
-            main = entries[0]
-            main.offset = chunks[0].offset
-            main.end_offset = chunks[-1].end
-            if len(chunks) > 1:
-                for entry, rec in zip(entries, chunks):
-                    entry.offset = rec.offset
-        return [e.to_json() for e in entries]
+            entry.offset = chunks[0].offset
+            entry.end_offset = chunks[-1].end
+        if len(chunks) > 1:
+            first = chunks[0]
+            entry.chunk_size = first.size
+            entry.chunk_digest = first.digest
+            entry.chunk_type = fmt.CHUNK_TYPE_ZEROS if first.zeros else ""
+            toc.append(entry.to_json())
+            for rec in chunks[1:]:
+                toc.append(TocEntry(
+                    type=fmt.TYPE_CHUNK, name=entry.name, offset=rec.offset, chunk_offset=rec.file_offset,
+                    chunk_size=rec.size, chunk_digest=rec.digest,
+                    chunk_type=fmt.CHUNK_TYPE_ZEROS if rec.zeros else "",
+                ).to_json())
+        else:
+            toc.append(entry.to_json())
 
 
-class _TarSplitSink:
-    """Collects tar-split JSON lines, compressing them as they come."""
+class _CompressedText:
+    """Text compressed into one zstd frame as it is produced (only the compressed bytes are kept)."""
 
     FLUSH = 1 << 20
 
     def __init__(self, level: int) -> None:
         self._cs = FrameStreamCompressor(level)
-        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._buffered = 0
         self.compressed = bytearray()
         self.uncompressed = 0
 
-    def __call__(self, line: bytes) -> None:
-        self._buf += line
-        self.uncompressed += len(line)
-        if len(self._buf) >= self.FLUSH:
-            self.compressed += self._cs.compress(self._buf)
-            self._buf = bytearray()
+    def __call__(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self.FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            block = b"".join(self._parts)
+            self.uncompressed += len(block)
+            self.compressed += self._cs.compress(block)
+            self._parts, self._buffered = [], 0
 
     def finish(self) -> bytes:
-        if self._buf:
-            self.compressed += self._cs.compress(self._buf)
-            self._buf = bytearray()
+        self._flush()
         self.compressed += self._cs.end()
         return bytes(self.compressed)
 
     def close(self) -> None:
         self._cs.close()
+
+
+class _TocStream:
+    """The TOC document, written entry by entry into a compressed frame.
+
+    Entries come out of the writer in order; holding only their compressed
+    text keeps memory far below the size of the TOC JSON.
+    """
+
+    def __init__(self, level: int) -> None:
+        self.text = _CompressedText(level)
+        self.entries = 0
+        self.text(toc_json_prefix().encode())
+
+    def append(self, entry_json: str) -> None:
+        self.text(("[" if self.entries == 0 else ",").encode() + entry_json.encode("utf-8", "surrogateescape"))
+        self.entries += 1
+
+    def finish(self, tarsplit_digest: str) -> bytes:
+        tail = ("]" if self.entries else "null") + toc_json_suffix(tarsplit_digest)
+        self.text(tail.encode())
+        return self.text.finish()
+
+    def close(self) -> None:
+        self.text.close()
 
 
 class _Converter:
@@ -207,13 +311,13 @@ class _Converter:
     def __init__(self, out: BinaryIO, *, level: int, threads: int) -> None:
         self.level = level
         self.sink = BlobSink(out)
-        self.frames = FrameWriter(self.sink, level=level, threads=threads, after_batch=self._drain_groups)
+        self.frames = FrameWriter(self.sink, level=level, threads=threads, after_batch=self._drain)
         self.chunker = Chunker()
-        self.tarsplit_sink = _TarSplitSink(level)
+        self.tarsplit_sink = _CompressedText(level)
+        self.toc = _TocStream(level)
         self.tarsplit = TarSplitEncoder(self.tarsplit_sink)
         self.header = OpenFrame(self.frames)
-        self.groups: deque[_EntryGroup] = deque()
-        self.toc_texts: list[str] = []
+        self.pending: deque[_Pending] = deque()
         self.entry_count = 0
 
     def close(self) -> None:
@@ -221,56 +325,80 @@ class _Converter:
         self.frames.close()
         self.chunker.close()
         self.tarsplit_sink.close()
+        self.toc.close()
 
     # -- the main loop --------------------------------------------------------
 
     def run(self, source: Any) -> LayerInfo:
-        reader = _HashingReader(source)
-        tar = TarReader(reader)
-        while True:
-            hdr = tar.next()
-            raw = tar.raw_bytes()
-            self.tarsplit.add_segment(raw)
-            self.header.append(raw)
-            if hdr is None:
-                break
-            entry = entry_from_header(hdr)
-            if hdr.size > 0 and entry.type != fmt.TYPE_REG:
-                # Go reads no payload for these, yet tar-split records the size: the reference
-                # writes a layer whose tar-split claims content nothing can supply. Refuse it.
-                raise UnsupportedTarError(
-                    f"{hdr.name!r}: a {entry.type} entry with a size of {hdr.size} bytes is not supported")
-            chunks, crc, digest = self._payload(tar, hdr.size)
-            self.tarsplit.add_file(hdr.name, hdr.size, crc.to_bytes(8, "big") if hdr.size > 0 else None)
-            tail = tar.raw_bytes()
-            if tail:
-                self.tarsplit.add_segment(tail)
-                self.header.append(tail)
-            self._add_entries(entry, chunks, digest)
-        for piece in tar.trailing():
-            self.tarsplit.add_segment(piece)
-            self.header.append(piece)
-        self.header.close(None, want_digest=False)
-        self.frames.flush()
-        self._drain_groups()
-        if self.groups:
-            raise ZstdChunkedError("internal error: TOC entries left without offsets")
-        return self._finish(reader)
+        with _HashingReader(source) as reader:
+            tar = TarReader(reader, read_size=TAR_READ_SIZE)
+            while True:
+                hdr = tar.next()
+                raw = tar.raw_bytes()
+                self.header.append(raw)
+                if hdr is None:
+                    break
+                entry = entry_from_header(hdr)
+                if hdr.size > 0 and entry.type != fmt.TYPE_REG:
+                    # Go reads no payload for these, yet tar-split records the size: the reference
+                    # writes a layer whose tar-split claims content nothing can supply. Refuse it.
+                    raise UnsupportedTarError(
+                        f"{hdr.name!r}: a {entry.type} entry with a size of {hdr.size} bytes is not supported")
+                pending = _Pending([raw] if raw else [], hdr.name, hdr.size, entry)
+                self.entry_count += 1
+                self.pending.append(pending)
+                self._payload(tar, pending)
+                tail = tar.raw_bytes()
+                if tail:
+                    self.header.append(tail)
+                    self.pending.append(_Pending([tail], "", -1, entry))
+                self._drain()
+            trailing = [raw] if raw else []
+            for piece in tar.trailing():
+                trailing.append(piece)
+                self.header.append(piece)
+            self.header.close(None, want_digest=False)
+            self.frames.flush()
+            self._drain()
+            if self.pending:
+                raise ZstdChunkedError("internal error: entries left without offsets")
+            for segment in trailing:
+                self.tarsplit.add_segment(segment)
+            diff_id = reader.digest()
+            tar_size = reader.count
+        return self._finish(diff_id, tar_size)
 
-    def _payload(self, tar: TarReader, size: int) -> tuple[list[_ChunkRec], int, str]:
-        """Read one entry's payload, cutting it into chunk frames."""
-        piece = tar.read(READ_SIZE)
+    def _payload(self, tar: TarReader, pending: _Pending) -> None:
+        """Read one entry's payload; queue it as a file job, or stream it when it is large."""
+        size = pending.size
+        if size <= 0:
+            return
+        piece = tar.read(min(size, MAX_FILE_JOB))
         if not piece:
-            return [], 0, ""
+            return  # header-only type: Go reads no payload (refused above when the size is not 0)
         self.header.close(None, want_digest=False)
-        if len(piece) == size:
-            return self._whole_payload(piece)
+        if size <= MAX_FILE_JOB:
+            data: Any = piece
+            if len(piece) < size:  # the payload straddles input buffers: gather it
+                buf = bytearray(piece)
+                while len(buf) < size:
+                    more = tar.read(size - len(buf))
+                    if not more:
+                        break
+                    buf += more
+                data = buf
+            self.frames.add_file(data, pending.file_done)
+            return
+        self._stream_payload(tar, piece, pending)
+
+    def _stream_payload(self, tar: TarReader, piece: memoryview, pending: _Pending) -> None:
+        """A large payload: chunked here as it streams, frames queued or streamed as they close."""
         chunker = self.chunker
         chunker.reset()
         file_sha = hashlib.sha256()
         crc = 0
         fed = 0
-        state = _ChunkState(self, size)
+        state = _ChunkState(self, pending.size)
         while piece:
             file_sha.update(piece)
             crc = crc64(piece, crc)
@@ -281,67 +409,25 @@ class _Converter:
             piece = tar.read(READ_SIZE)
         state.apply(chunker.finish(), memoryview(b""), fed)
         state.done(size=fed)
-        return state.chunks, crc, "sha256:" + file_sha.hexdigest()
+        pending.chunks = state.chunks
+        pending.crc = crc
+        pending.digest = "sha256:" + file_sha.hexdigest()
 
-    def _whole_payload(self, data: memoryview) -> tuple[list[_ChunkRec], int, str]:
-        """Fast path for a payload that arrived in one piece (most files): no copies, one hash.
-
-        ``data`` views an immutable input buffer, so the frames can reference it
-        until they are compressed.
-        """
-        chunker = self.chunker
-        chunker.reset()
-        cuts = chunker.feed(data)
-        cuts += chunker.finish()
-        crc = crc64(data)
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        frames = self.frames
-        if len(cuts) == 1:
-            rec = _ChunkRec(0, len(data), cuts[0][1])
-            frames.add(data, rec.written)
-            return [rec], crc, digest
-        chunks = []
-        start = 0
-        for end, zeros in cuts:
-            part = data[start:end]
-            rec = _ChunkRec(start, end - start, zeros, "sha256:" + hashlib.sha256(part).hexdigest())
-            frames.add(part, rec.written)
-            chunks.append(rec)
-            start = end
-        return chunks, crc, digest
-
-    def _add_entries(self, entry: TocEntry, chunks: list[_ChunkRec], digest: str) -> None:
-        self.entry_count += 1
-        entry.digest = digest
-        entries = [entry]
-        if len(chunks) > 1:
-            entry.chunk_size = chunks[0].size
-            entry.chunk_digest = chunks[0].digest
-            entry.chunk_type = fmt.CHUNK_TYPE_ZEROS if chunks[0].zeros else ""
-            for rec in chunks[1:]:
-                entries.append(TocEntry(
-                    type=fmt.TYPE_CHUNK, name=entry.name, chunk_offset=rec.file_offset, chunk_size=rec.size,
-                    chunk_digest=rec.digest, chunk_type=fmt.CHUNK_TYPE_ZEROS if rec.zeros else "",
-                ))
-        self.groups.append(_EntryGroup(entries, chunks))
-        self._drain_groups()
-
-    def _drain_groups(self) -> None:
-        """Serialize, in order, every TOC entry whose offsets are all known."""
-        groups = self.groups
-        while groups and groups[0].ready():
-            self.toc_texts.extend(groups.popleft().texts())
+    def _drain(self) -> None:
+        """Emit, in tar order, the tar-split lines and TOC entries of every entry that is ready."""
+        queue_, tarsplit, texts = self.pending, self.tarsplit, self.toc
+        while queue_ and queue_[0].ready():
+            queue_.popleft().emit(tarsplit, texts)
 
     # -- trailer --------------------------------------------------------------
 
-    def _finish(self, reader: _HashingReader) -> LayerInfo:
+    def _finish(self, diff_id: str, tar_size: int) -> LayerInfo:
         tarsplit_data = self.tarsplit_sink.finish()
         tarsplit_digest = "sha256:" + hashlib.sha256(tarsplit_data).hexdigest()
-        toc_text = toc_json(self.toc_texts, tarsplit_digest)
-        toc_data = compress_frame(toc_text, self.level)
+        toc_data = self.toc.finish(tarsplit_digest)
         toc_digest = "sha256:" + hashlib.sha256(toc_data).hexdigest()
         sink = self.sink
-        toc_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, len(toc_data), len(toc_text))
+        toc_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, len(toc_data), self.toc.text.uncompressed)
         sink.write(skippable_header(len(toc_data)))
         sink.write(toc_data)
         ts_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, len(tarsplit_data),
@@ -352,7 +438,7 @@ class _Converter:
                                 ts_pos.offset, ts_pos.length, ts_pos.uncompressed))
         return LayerInfo(
             annotations=format_annotations(toc_digest, toc_pos, ts_pos),
-            diff_id=reader.digest(),
+            diff_id=diff_id,
             digest=sink.digest(),
             size=sink.offset,
             toc_digest=toc_digest,
@@ -364,7 +450,7 @@ class _Converter:
             tarsplit_uncompressed=ts_pos.uncompressed,
             entries=self.entry_count,
             frames=self.frames.frames_written,
-            tar_size=reader.count,
+            tar_size=tar_size,
         )
 
 
@@ -551,6 +637,35 @@ class _Cancelled(BaseException):
     """Raised inside the conversion thread when the writer is aborted."""
 
 
+class _WriterJob:
+    """The conversion behind a :class:`Writer`, run on its own thread.
+
+    It holds no reference to the Writer, so a Writer dropped without close()
+    can be collected; its finalizer cancels the job, which then releases its
+    native resources and removes any partial output.
+    """
+
+    def __init__(self, dest: Output, level: int, threads: int) -> None:
+        self.dest = dest
+        self.level = level
+        self.threads = threads
+        self.pipe = _Pipe()
+        self.result: Optional[LayerInfo] = None
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            self.result = _run_conversion(self.pipe, self.dest, self.level, self.threads)
+        except _Cancelled:
+            self.dest.abort()
+        except BaseException as exc:  # reported to the caller by write()/close()
+            self.error = exc
+
+
+def _cancel_job(job: _WriterJob) -> None:
+    job.pipe.cancelled.set()
+
+
 class Writer:
     """Stream a tar in with :meth:`write`; :meth:`close` finishes the blob.
 
@@ -565,26 +680,16 @@ class Writer:
     """
 
     def __init__(self, dst: PathOrFile, *, level: int = fmt.DEFAULT_LEVEL, threads: Optional[int] = None) -> None:
-        self._level = _check_level(level)
-        self._threads = _check_threads(threads)
-        self._dest = Output(dst)
-        self._pipe = _Pipe()
+        level, nthreads = _check_level(level), _check_threads(threads)  # before any file is created
+        job = _WriterJob(Output(dst), level, nthreads)
+        self._job = job
         self._lock = threading.Lock()
-        self._result: Optional[LayerInfo] = None
-        self._error: Optional[BaseException] = None
         self._closed = False
         self._entered = False
         self.info: Optional[LayerInfo] = None
-        self._thread = threading.Thread(target=self._run, name="zstd-chunked-writer", daemon=True)
+        self._thread = threading.Thread(target=job.run, name="zstd-chunked-writer", daemon=True)
         self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = _run_conversion(self._pipe, self._dest, self._level, self._threads)
-        except _Cancelled:
-            pass
-        except BaseException as exc:  # reported to the caller by write()/close()
-            self._error = exc
+        self._finalizer = weakref.finalize(self, _cancel_job, job)
 
     def _guard(self) -> None:
         if not self._lock.acquire(blocking=False):
@@ -598,15 +703,16 @@ class Writer:
         """Feed tar bytes. Raises the conversion's error as soon as it is known."""
         self._guard()
         try:
+            job = self._job
             if self._closed:
                 raise UsageError("write to a closed Writer")
-            if self._error is not None:
-                raise self._error
+            if job.error is not None:
+                raise job.error
             n = len(data)
             if n:
-                self._pipe.put(bytes(data), self._thread.is_alive)
-            if self._error is not None:
-                raise self._error
+                job.pipe.put(bytes(data), self._thread.is_alive)
+            if job.error is not None:
+                raise job.error
             return n
         finally:
             self._lock.release()
@@ -615,36 +721,40 @@ class Writer:
         """Finish the tar stream, write TOC, tar-split and footer, and return the result."""
         self._guard()
         try:
+            job = self._job
             if self._closed:
                 if self.info is None:
                     raise UsageError("Writer was aborted")
                 return self.info
             self._closed = True
-            self._pipe.put(None, self._thread.is_alive)
+            job.pipe.put(None, self._thread.is_alive)
             self._thread.join()
-            if self._error is not None or self._result is None:
-                self._dest.abort()
-                raise self._error or ZstdChunkedError("conversion ended without a result")
+            self._finalizer.detach()
+            if job.error is not None or job.result is None:
+                job.dest.abort()
+                raise job.error or ZstdChunkedError("conversion ended without a result")
             try:
-                self._dest.commit()
+                job.dest.commit()
             except BaseException:
-                self._dest.abort()
+                job.dest.abort()
                 raise
-            self.info = self._result
+            self.info = job.result
             return self.info
         finally:
             self._lock.release()
 
     def abort(self) -> None:
         """Cancel the conversion: join its threads and remove any partial output."""
-        if self._closed and self._thread.ident is not None and not self._thread.is_alive():
+        self._finalizer.detach()
+        job = self._job
+        if self._closed and not self._thread.is_alive():
             if self.info is None:
-                self._dest.abort()
+                job.dest.abort()
             return
         self._closed = True
-        self._pipe.cancelled.set()
+        job.pipe.cancelled.set()
         self._thread.join()
-        self._dest.abort()
+        job.dest.abort()
 
     def __enter__(self) -> "Writer":
         if self._entered:
