@@ -258,6 +258,7 @@ def _check_range(text: str, what: str, value: int, low: int, high: int) -> None:
         raise FormatError(f"cannot parse time {text!r}: {what} out of range")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_rfc3339(text: str) -> tuple[int, int]:
     """Parse a time as Go's ``time.Parse(time.RFC3339, text)`` does.
 

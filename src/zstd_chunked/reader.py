@@ -38,6 +38,8 @@ from .tarsplit import TarSplitEntry, iter_tarsplit
 from .toc import Chunk, FileRecord, Toc, TocEntry, merge_files, parse_toc
 from .tocmatch import check_toc_matches_tarsplit
 
+#: Tar-split data up to this size (uncompressed) is kept decoded after open() checked it.
+TARSPLIT_CACHE_LIMIT = 128 << 20
 #: Chunks are fetched and decompressed in groups of about this many bytes.
 FETCH_GROUP = 8 << 20
 #: Chunks larger than FETCH_GROUP (compressed or not), and zero chunks, are produced
@@ -214,9 +216,13 @@ class Layer:
         self.tarsplit_position = pos
         segments: list[bytes] = []
         size = 0
+        keep = pos.uncompressed <= TARSPLIT_CACHE_LIMIT
+        entries: list[TarSplitEntry] = []
         stream = self._tarsplit_stream(pos.uncompressed)
         try:
             for e in iter_tarsplit(stream):
+                if keep:
+                    entries.append(e)
                 if e.type == fmt.TARSPLIT_SEGMENT_TYPE:
                     segments.append(e.payload or b"")
                     size += len(e.payload or b"")
@@ -234,6 +240,7 @@ class Layer:
             stream.close()
         check_toc_matches_tarsplit(self.toc, segments)
         self.tar_size = size
+        self._tarsplit_cache: Optional[list[TarSplitEntry]] = entries if keep else None
 
     def _tarsplit_stream(self, limit: Optional[int] = None) -> _LimitedReader:
         if self.tarsplit_compressed is None:
@@ -244,6 +251,10 @@ class Layer:
 
     def tarsplit_entries(self) -> Iterator[TarSplitEntry]:
         """The decoded tar-split entries, streamed. Raises MissingTarSplitError without one."""
+        cached = getattr(self, "_tarsplit_cache", None)
+        if cached is not None:
+            yield from cached
+            return
         stream = self._tarsplit_stream()
         try:
             yield from iter_tarsplit(io.BufferedReader(stream, 1 << 20))

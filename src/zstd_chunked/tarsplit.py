@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
@@ -286,6 +287,32 @@ def _split_lines(stream: SupportsRead, max_line: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
+# The exact shapes Go's encoder writes (see TarSplitEncoder). Lines of these shapes are
+# decoded without the general JSON parser; anything else takes the strict general path.
+_SEGMENT_LINE = re.compile(r'\{"type":2,"payload":"([A-Za-z0-9+/]*={0,2})","position":(\d{1,18})\}')
+_FILE_LINE = re.compile(
+    r'\{"type":1,"name":"([^"\\\x00-\x1f]*)",(?:"size":([1-9]\d{0,17}),)?'
+    r'"payload":(?:"([A-Za-z0-9+/]{11}=)"|null),"position":(\d{1,18})\}')
+
+
+def _fast_entry(text: str, line_no: int) -> Optional[TarSplitEntry]:
+    """Decode a line in one of Go's canonical shapes, or return None."""
+    m = _SEGMENT_LINE.fullmatch(text)
+    if m is not None:
+        return TarSplitEntry(type=SEGMENT_TYPE, name=None, name_raw=None, size=0,
+                             payload=_decode_base64(m.group(1), "payload", line_no), position=int(m.group(2)))
+    m = _FILE_LINE.fullmatch(text)
+    if m is None:
+        return None
+    size = int(m.group(2)) if m.group(2) else 0
+    crc = m.group(3)
+    if (size > 0) != (crc is not None):
+        return None  # let the general path report it
+    return TarSplitEntry(type=FILE_TYPE, name=_go_string(m.group(1)) or None, name_raw=None, size=size,
+                         payload=_decode_base64(crc, "payload", line_no) if crc else None,
+                         position=int(m.group(4)))
+
+
 def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) -> Iterator[TarSplitEntry]:
     """Decode tar-split JSON lines from ``stream`` (uncompressed), strictly.
 
@@ -302,7 +329,7 @@ def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) ->
         text = line.decode("utf-8", "surrogateescape").strip(" \t\r\n")
         if not text:
             continue
-        entry = _entry_from_values(_parse_object(text, line_no), line_no)
+        entry = _fast_entry(text, line_no) or _entry_from_values(_parse_object(text, line_no), line_no)
         if entry.type == FILE_TYPE:
             key = go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
             if key in seen:
