@@ -521,7 +521,7 @@ def verify_from_store(layer: Layer, store: Store, diff_id: Optional[str]) -> str
     """Rebuild the layer tar from its tar-split and the stored files; return (and check) its DiffID."""
     from .rebuild import write_tar
 
-    actual = write_tar(cast(Layer, StoredLayer(layer, store)), lambda _piece: None)
+    actual = write_tar(cast(Layer, StoredLayer(layer, store)), lambda _piece: None, batched=False)
     if diff_id is not None and actual != diff_id:
         raise DigestMismatchError(f"layer rebuilds to DiffID {actual}, the image config says {diff_id}")
     return actual

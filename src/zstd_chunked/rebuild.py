@@ -154,12 +154,14 @@ def _batchable(content: FileContent) -> bool:
     return content.entry.size <= SMALL_FILE and all(c.end - c.offset <= SMALL_FILE for c in content.chunks)
 
 
-def write_tar(layer: Layer, write: Any) -> str:
+def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
     """Emit the rebuilt tar through ``write`` and return its sha256 digest.
 
-    Small files are handled in batches: their chunk ranges are read with few
-    requests and decompressed together on the native threads; large files are
-    streamed. Every chunk digest, file digest and tar-split CRC is checked.
+    With ``batched``, small files are handled in batches: their chunk ranges
+    are read from the blob with few requests and decompressed together on the
+    native threads; large files are streamed. Without it every file is read
+    through ``layer.iter_file`` (for wrappers that supply contents from
+    elsewhere). Every chunk digest, file digest and tar-split CRC is checked.
     """
     hasher = BackgroundSha256()
     try:
@@ -189,7 +191,7 @@ def write_tar(layer: Layer, write: Any) -> str:
                     raise DigestMismatchError(f"file integrity checksum failed for {name!r}")
                 continue
             content = layer.content_of(toc_entry)
-            if _batchable(content):
+            if batched and _batchable(content):
                 batch.append(_File(name, content, entry.payload))
                 batch_bytes += toc_entry.size
                 if batch_bytes >= BATCH_BYTES:
