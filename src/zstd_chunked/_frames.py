@@ -85,7 +85,7 @@ class FrameWriter:
         self.sink = sink
         self._after_batch = after_batch
         self.level = level
-        self._pool = CompressPool(threads, level)
+        self._pool = CompressPool(threads - 1, level)  # the calling thread is the last worker
         self._pending: list[tuple[bytes | bytearray | memoryview, bool]] = []
         self._pending_cbs: list[Any] = []
         self._pending_bytes = 0

@@ -87,7 +87,11 @@ class LayerInfo:
 
 
 def default_threads() -> int:
-    """Worker threads used when ``threads=None``: env ZSTD_CHUNKED_THREADS, else all usable cores."""
+    """Threads used when ``threads=None``: env ZSTD_CHUNKED_THREADS, else all usable cores.
+
+    ``threads`` counts every thread that compresses, the caller's included:
+    with ``threads=1`` everything runs in the calling thread.
+    """
     env = os.environ.get("ZSTD_CHUNKED_THREADS")
     if env:
         try:
@@ -564,6 +568,10 @@ def _run_conversion(source: Any, dest: Output, level: int, threads: int) -> Laye
 def convert(src: PathOrFile, dst: PathOrFile, *, level: int = fmt.DEFAULT_LEVEL,
             threads: Optional[int] = None) -> LayerInfo:
     """Convert a tar (path, ``"-"`` or binary file) into a zstd:chunked blob at ``dst``.
+
+    ``threads`` is the number of threads that chunk, hash and compress file
+    data (the calling thread is one of them; ``None`` means all cores). The
+    blob is byte-identical for every thread count.
 
     The tar is read once, in bounded memory. When ``dst`` is a path, the blob is
     written to a temporary file in the same directory and renamed into place
