@@ -498,9 +498,10 @@ with owner root and a fixed mtime, so each tar is the same on every build on one
 - Peak RSS: each conversion (level 3, all cores) runs in a fresh child process started by a
   small launcher, which reads the child's `ru_maxrss` from `os.wait4`. (Started straight from
   pytest, a child's `ru_maxrss` would begin at pytest's own RSS.)
-- Partial read: `zstd_chunked.open(CountingSource(FileSource(blob)), annotations=...)`
-  then `layer.read(path)` for a 1-16 KiB file from the middle of the 1 GiB layer; the count
-  includes everything opening the layer reads.
+- Partial read: `zstd_chunked.open(CountingSource(FileSource(blob)), annotations=...,
+  lazy_tarsplit=True)` then `layer.read(path)` for a 1-16 KiB file from the middle of the
+  1 GiB layer; the count includes everything opening the layer reads (the TOC: the
+  tar-split is only fetched and checked when a rebuild or verify needs it).
 - Rounds are interleaved: the contenders of one comparison run back to back, and that
   sequence is repeated `ZCK_BENCH_ROUNDS` times (default 2; each of our runs is one
   pytest-benchmark round, the quicker baselines two), so load that comes and goes on a shared

@@ -110,3 +110,22 @@ def test_reading_one_file_touches_only_its_chunks(vector_case: VectorCase) -> No
     toc_len = layer.toc_position.length
     ts_len = layer.tarsplit_position.length if layer.tarsplit_position else 0
     assert meta <= toc_len + ts_len + 2 * fmt.SKIPPABLE_HEADER_SIZE
+
+
+def test_lazy_tarsplit_reads_only_toc_and_chunks(vector_case: VectorCase) -> None:
+    case = vector_case
+    if case.old_format:
+        pytest.skip("no tar-split in the old format")
+    source = zstd_chunked.CountingSource(zstd_chunked.FileSource(case.blob))
+    with zstd_chunked.open(source, annotations=case.annotations, lazy_tarsplit=True) as layer:
+        assert layer.has_tarsplit
+        ts = layer.tarsplit_position
+        assert ts is None  # not fetched yet
+        tarsplit_offset = int(case.annotations[fmt.TARSPLIT_POSITION_KEY].split(":")[0])
+        regular = [e for e in layer.entries() if e.type == fmt.TYPE_REG and e.size > 0]
+        if regular:
+            layer.read(regular[0].name)
+        assert all(not (off <= tarsplit_offset < off + n) for off, n in source.requests)
+        out = io.BytesIO()
+        assert layer.rebuild_tar(out) == case.diffid  # loads and checks the tar-split now
+        assert any(off <= tarsplit_offset < off + n for off, n in source.requests)

@@ -112,7 +112,9 @@ class Layer:
     """An open zstd:chunked layer. Create with :func:`open`; close with :meth:`close` or ``with``."""
 
     def __init__(self, source: RangeSource, owned: bool, *, annotations: Optional[Mapping[str, str]],
-                 max_toc_size: int, max_tarsplit_size: int, threads: int) -> None:
+                 max_toc_size: int, max_tarsplit_size: int, threads: int, lazy_tarsplit: bool = False) -> None:
+        self._lazy_tarsplit = lazy_tarsplit
+        self._deferred_tarsplit: Optional[tuple[Position, str]] = None
         self._source = source
         self._owned = owned
         self._closed = False
@@ -198,7 +200,17 @@ class Layer:
         if self.toc.tarsplit_digest:
             if tarsplit_pos is None:
                 raise FormatError("the TOC requires a tar-split, but the layer does not say where it is")
-            self._load_tarsplit(tarsplit_pos, self.toc.tarsplit_digest)
+            if self._lazy_tarsplit:
+                self._deferred_tarsplit = (tarsplit_pos, self.toc.tarsplit_digest)
+            else:
+                self._load_tarsplit(tarsplit_pos, self.toc.tarsplit_digest)
+
+    def _ensure_tarsplit(self) -> None:
+        """Load and cross-check a tar-split that open() was asked to defer."""
+        if self._deferred_tarsplit is not None:
+            pos, digest = self._deferred_tarsplit
+            self._deferred_tarsplit = None
+            self._load_tarsplit(pos, digest)
 
     def _load_tarsplit(self, pos: Position, digest: str) -> None:
         if pos.length > self.max_tarsplit_size or pos.uncompressed > self.max_tarsplit_size:
@@ -243,6 +255,7 @@ class Layer:
         self._tarsplit_cache: Optional[list[TarSplitEntry]] = entries if keep else None
 
     def _tarsplit_stream(self, limit: Optional[int] = None) -> _LimitedReader:
+        self._ensure_tarsplit()
         if self.tarsplit_compressed is None:
             raise MissingTarSplitError("this layer has no tar-split: the exact tar cannot be rebuilt")
         reader = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
@@ -251,6 +264,7 @@ class Layer:
 
     def tarsplit_entries(self) -> Iterator[TarSplitEntry]:
         """The decoded tar-split entries, streamed. Raises MissingTarSplitError without one."""
+        self._ensure_tarsplit()
         cached = getattr(self, "_tarsplit_cache", None)
         if cached is not None:
             yield from cached
@@ -269,7 +283,7 @@ class Layer:
 
     @property
     def has_tarsplit(self) -> bool:
-        return self.tarsplit_compressed is not None
+        return self.tarsplit_compressed is not None or self._deferred_tarsplit is not None
 
     def entries(self) -> list[TocEntry]:
         """Every TOC entry except ``chunk`` continuations, in layer order."""
@@ -311,6 +325,7 @@ class Layer:
 
     def info(self) -> dict[str, Any]:
         """A summary of the layer's structure and trust state."""
+        self._ensure_tarsplit()
         files = self.entries()
         chunk_count = sum(len(r.chunks) for r in self._files.values())
         zero_chunks = sum(1 for r in self._files.values() for c in r.chunks if c.zeros)
@@ -430,6 +445,7 @@ class Layer:
 
     def verify(self, diff_id: Optional[str] = None) -> dict[str, Any]:
         """Check everything; returns a report, raises on the first failure."""
+        self._ensure_tarsplit()
         from .verify import verify_layer
 
         return verify_layer(self, diff_id)
@@ -723,11 +739,16 @@ class LayerFile(io.RawIOBase):
 
 def open_layer(src: Any, annotations: Optional[Mapping[str, str]] = None, *,
                max_toc_size: int = fmt.MAX_TOC_SIZE, max_tarsplit_size: int = fmt.MAX_TARSPLIT_SIZE,
-               threads: Optional[int] = None) -> Layer:
+               threads: Optional[int] = None, lazy_tarsplit: bool = False) -> Layer:
     """Open a layer from a path, bytes, a seekable binary file, or a range source.
 
     ``annotations`` is the layer descriptor's annotation map from the OCI
     manifest; without it the footer is used and the layer is unauthenticated.
+
+    The tar-split is read and checked against the TOC at once, as the
+    reference does. With ``lazy_tarsplit=True`` that happens on first use
+    (rebuild, verify, info, tarsplit_entries) instead, so a client that only
+    reads a few files fetches just the TOC and those files' chunks.
     """
     from .writer import default_threads
 
@@ -735,7 +756,8 @@ def open_layer(src: Any, annotations: Optional[Mapping[str, str]] = None, *,
     try:
         return Layer(source, owned, annotations=annotations, max_toc_size=max_toc_size,
                      max_tarsplit_size=max_tarsplit_size,
-                     threads=default_threads() if threads is None else max(1, int(threads)))
+                     threads=default_threads() if threads is None else max(1, int(threads)),
+                     lazy_tarsplit=lazy_tarsplit)
     except BaseException:
         if owned:
             closer = getattr(source, "close", None)
