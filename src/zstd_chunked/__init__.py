@@ -23,7 +23,8 @@ from .errors import (
     ZstdChunkedError,
 )
 from .extract import ExtractReport
-from .reader import Layer, LayerFile, open_layer as open  # noqa: A004 - the package's entry point
+from .reader import Layer, LayerFile  # noqa: A004 - the package's entry point
+from .reader import open_layer as open
 from .sources import BytesSource, CountingSource, FileSource, RangeSource
 from .writer import LayerInfo, Writer, convert
 

@@ -180,7 +180,7 @@ class FrameWriter:
         if self._inflight_cbs is not None:
             self._collect()
 
-    def stream(self) -> "StreamedFrame":
+    def stream(self) -> StreamedFrame:
         """Drain the queue and open a frame that is written as it is compressed."""
         self.flush()
         return StreamedFrame(self)
@@ -189,7 +189,7 @@ class FrameWriter:
         self._pool.close()
         self._pending, self._pending_cbs, self._inflight_refs = [], [], []
 
-    def __enter__(self) -> "FrameWriter":
+    def __enter__(self) -> FrameWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -242,7 +242,7 @@ class OpenFrame:
         self.buf = bytearray()
         self.size = 0
         self._stream: StreamedFrame | None = None
-        self._sha: "hashlib._Hash | None" = None
+        self._sha: hashlib._Hash | None = None
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         n = len(data)

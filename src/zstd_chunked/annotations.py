@@ -15,8 +15,8 @@ the tar-split. Layers written before November 2022 use the key prefix
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from . import format as fmt
 from .errors import AnnotationError

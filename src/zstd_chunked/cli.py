@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from . import format as fmt
 from .errors import (
@@ -122,7 +123,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"metadata:         {trust}",
         f"TOC:              offset {info['tocOffset']}, {info['tocLength']} bytes "
         f"({info['tocUncompressed']} uncompressed), digest {info['tocDigest']}",
-        f"tar-split:        " + (f"offset {info['tarSplitOffset']}, {info['tarSplitLength']} bytes "
+        "tar-split:        " + (f"offset {info['tarSplitOffset']}, {info['tarSplitLength']} bytes "
                                  f"({info['tarSplitUncompressed']} uncompressed)" if info["tarSplit"] else "none"),
         f"footer:           {info['footer'] or 'not read'}",
         f"entries:          {info['entries']} ({info['regularFiles']} regular files)",

@@ -74,7 +74,7 @@ class Output:
                 pass
             self._tmp = None
 
-    def __enter__(self) -> "Output":
+    def __enter__(self) -> Output:
         return self
 
     def __exit__(self, *exc: object) -> None:

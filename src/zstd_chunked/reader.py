@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import zstandard
 
 from . import format as fmt
 from ._native import FooterInfo, decompress_batch, parse_footer
-from .annotations import LayerAnnotations, Position, parse_annotations, parse_digest
+from .annotations import LayerAnnotations, Position, parse_annotations
 from .errors import (
     DigestMismatchError,
     FormatError,
@@ -31,11 +32,10 @@ from .errors import (
     MissingTarSplitError,
     NotFoundError,
     UsageError,
-    ZstdChunkedError,
 )
 from .sources import RangeSource, as_range_source
 from .tarsplit import TarSplitEntry, iter_tarsplit
-from .toc import Chunk, FileRecord, Toc, TocEntry, merge_files, parse_toc
+from .toc import Chunk, Toc, TocEntry, merge_files, parse_toc
 from .tocmatch import check_toc_matches_tarsplit
 
 #: Tar-split data up to this size (uncompressed) is kept decoded after open() checked it.
@@ -424,7 +424,7 @@ class Layer:
         """The whole content of a regular file (hard links are followed), verified."""
         return b"".join(self.iter_file(path))
 
-    def open(self, path: str) -> "LayerFile":
+    def open(self, path: str) -> LayerFile:
         """A seekable binary file object over a regular file; fetches only the chunks it reads."""
         self._check_open()
         return LayerFile(self, self.file(path))
@@ -479,7 +479,7 @@ class Layer:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> "Layer":
+    def __enter__(self) -> Layer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -44,7 +44,7 @@ class BytesSource:
 class FileSource:
     """A blob in a file: a path, or an open seekable binary file. Uses ``pread`` when it can."""
 
-    def __init__(self, file: Union[str, "os.PathLike[str]", Any]) -> None:
+    def __init__(self, file: Union[str, os.PathLike[str], Any]) -> None:
         self._owned = False
         self._lock = threading.Lock()
         if isinstance(file, (str, os.PathLike)):

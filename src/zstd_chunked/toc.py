@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import format as fmt
 from .errors import FormatError, LimitExceededError, UnsupportedTarError
@@ -136,7 +137,7 @@ def _time_or_none(text: str | None) -> tuple[int, int] | None:
 
 def toc_json_prefix() -> str:
     """The bytes that open a TOC object, before the first entry."""
-    return '{"version":%d,"entries":' % fmt.TOC_VERSION
+    return f'{{"version":{fmt.TOC_VERSION},"entries":'
 
 
 def toc_json_suffix(tarsplit_digest: str) -> str:

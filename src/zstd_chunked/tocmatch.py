@@ -7,7 +7,7 @@ pull (TOC) and a tar rebuild (tar-split) yield the same files and metadata.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import format as fmt
 from .errors import FormatError

@@ -34,7 +34,6 @@ from ._native import (
     FrameStreamCompressor,
     PayloadResult,
     build_footer,
-    compress_frame,
     crc64,
     skippable_header,
 )
@@ -45,7 +44,7 @@ from .tarsplit import TarSplitEncoder
 from .tarstream import TarReader
 from .toc import TocEntry, entry_from_header, toc_json_prefix, toc_json_suffix
 
-PathOrFile = Union[str, "os.PathLike[str]", BinaryIO, IO[bytes]]
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO, IO[bytes], Any]
 
 #: Payload is read from the tar in pieces of this size.
 READ_SIZE = 1 << 20
@@ -130,7 +129,7 @@ class _HashingReader:
         self._raw = raw
         self._sha = hashlib.sha256()
         self.count = 0
-        self._queue: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._hash_blocks, name="zstd-chunked-diffid", daemon=True)
         self._thread.start()
         self._digest: Optional[str] = None
@@ -162,7 +161,7 @@ class _HashingReader:
             self._digest = "sha256:" + self._sha.hexdigest()
         return self._digest
 
-    def __enter__(self) -> "_HashingReader":
+    def __enter__(self) -> _HashingReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -601,7 +600,7 @@ class _Pipe:
     """A bounded byte pipe between ``Writer.write`` and the conversion thread."""
 
     def __init__(self, max_items: int = 16) -> None:
-        self._q: "queue.Queue[Optional[bytes]]" = queue.Queue(max_items)
+        self._q: queue.Queue[Optional[bytes]] = queue.Queue(max_items)
         self._buf = memoryview(b"")
         self._eof = False
         self.cancelled = threading.Event()
@@ -764,7 +763,7 @@ class Writer:
         self._thread.join()
         job.dest.abort()
 
-    def __enter__(self) -> "Writer":
+    def __enter__(self) -> Writer:
         if self._entered:
             raise UsageError("Writer is not reentrant")
         self._entered = True
