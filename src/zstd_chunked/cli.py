@@ -210,14 +210,14 @@ def cmd_toc(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------
 
 
-def _level(text: str) -> int:
+def parse_level(text: str) -> int:
     value = int(text)
     if not fmt.MIN_LEVEL <= value <= fmt.MAX_LEVEL:
         raise argparse.ArgumentTypeError(f"level must be {fmt.MIN_LEVEL}..{fmt.MAX_LEVEL}")
     return value
 
 
-def _positive(text: str) -> int:
+def parse_positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
@@ -251,10 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--annotations", metavar="FILE",
                        help="JSON file with the layer's annotations (as written by convert --annotations-out); "
                             "without it the footer is used and the metadata is not authenticated")
-        p.add_argument("--threads", type=_positive, default=None, help="decompression threads (default: all cores)")
-        p.add_argument("--max-toc-size", type=_positive, default=fmt.MAX_TOC_SIZE, metavar="BYTES",
+        p.add_argument("--threads", type=parse_positive, default=None,
+                       help="decompression threads (default: all cores)")
+        p.add_argument("--max-toc-size", type=parse_positive, default=fmt.MAX_TOC_SIZE, metavar="BYTES",
                        help=f"refuse larger TOCs (default {fmt.MAX_TOC_SIZE})")
-        p.add_argument("--max-tarsplit-size", type=_positive, default=fmt.MAX_TARSPLIT_SIZE, metavar="BYTES",
+        p.add_argument("--max-tarsplit-size", type=parse_positive, default=fmt.MAX_TARSPLIT_SIZE, metavar="BYTES",
                        help=f"refuse larger tar-split data (default {fmt.MAX_TARSPLIT_SIZE})")
         p.set_defaults(func=func)
         return p
@@ -264,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "blob, and print its annotations, DiffID, digest, size and TOC digest as JSON.")
     p.add_argument("input", help="input tar, or - for standard input")
     p.add_argument("-o", "--output", required=True, help="output blob path, or - for standard output")
-    p.add_argument("--level", type=_level, default=fmt.DEFAULT_LEVEL, help="zstd level 1-19 (default 3)")
-    p.add_argument("--threads", type=_positive, default=None, help="compression threads (default: all cores)")
+    p.add_argument("--level", type=parse_level, default=fmt.DEFAULT_LEVEL, help="zstd level 1-19 (default 3)")
+    p.add_argument("--threads", type=parse_positive, default=None, help="compression threads (default: all cores)")
     p.add_argument("--annotations-out", metavar="FILE", help="also write the annotations object to FILE")
     add_progress_arguments(p)
     p.set_defaults(func=cmd_convert)

@@ -13,20 +13,8 @@ from typing import Any
 
 from . import format as fmt
 from . import progress as progress_mod
-
-
-def _level(text: str) -> int:
-    value = int(text)
-    if not fmt.MIN_LEVEL <= value <= fmt.MAX_LEVEL:
-        raise argparse.ArgumentTypeError(f"level must be {fmt.MIN_LEVEL}..{fmt.MAX_LEVEL}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
+from .cli import parse_level as _level
+from .cli import parse_positive as _positive
 
 
 def _non_negative(text: str) -> int:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import os
 import shutil
 import stat
@@ -49,7 +48,7 @@ from .errors import DigestMismatchError, FormatError, NotFoundError
 from .extract import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, ExtractReport, _Extractor, clean_relative
 from .oci import decompressed_tar
 from .progress import AUTO, NullBar, bar
-from .reader import FileContent, Layer, open_layer
+from .reader import FileContent, Layer, RangeStream, open_layer
 from .registry import Image, Reference, RegistryBlobSource, RegistryClient, parse_reference, resolve_image
 from .toc import Chunk, TocEntry
 
@@ -272,7 +271,7 @@ class _Filler:
     def _stream(self, chunk: Chunk, fd: int, sha: Any, name: str) -> None:
         """Fetch, decompress, hash and write one chunk piece by piece."""
         chunk_sha = hashlib.new(chunk.digest.split(":", 1)[0]) if chunk.digest else None
-        stream: Any = _BlobRange(self.layer, chunk.offset, chunk.end)
+        stream: Any = RangeStream(self.layer, chunk.offset, chunk.end)
         reader: Any = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
             stream, read_size=_READ, read_across_frames=True)
         done = 0
@@ -352,27 +351,6 @@ class _Filler:
                 os.close(fd)
             _unlink(tmp)
             raise
-
-
-class _BlobRange(io.RawIOBase):
-    """Blob bytes ``[offset, end)`` of a layer as a stream, read at most 1 MiB at a time."""
-
-    def __init__(self, layer: Layer, offset: int, end: int) -> None:
-        super().__init__()
-        self._layer = layer
-        self._pos = offset
-        self._end = end
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        n = min(len(buf), self._end - self._pos, _READ)
-        if n <= 0:
-            return 0
-        memoryview(buf)[:n] = self._layer.read_range(self._pos, n)
-        self._pos += n
-        return n
 
 
 def _hash_zeros(sha: Any, size: int) -> None:

@@ -527,7 +527,7 @@ def _zero_pieces(chunk: Chunk, name: str) -> Iterator[bytes]:
         yield piece
 
 
-class _RangeStream(io.RawIOBase):
+class RangeStream(io.RawIOBase):
     """Blob bytes ``[offset, end)``, fetched at most PIECE bytes at a time."""
 
     def __init__(self, layer: Layer, offset: int, end: int) -> None:
@@ -561,7 +561,7 @@ class _ChunkStream:
         self.pos = 0
         self._digest = digest
         self._sha = hashlib.new(digest.split(":", 1)[0]) if digest else None
-        source: Any = _RangeStream(layer, chunk.offset, chunk.end)
+        source: Any = RangeStream(layer, chunk.offset, chunk.end)
         self._reader: Any = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
             source, read_size=PIECE, read_across_frames=True)
 
