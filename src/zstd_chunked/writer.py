@@ -129,7 +129,8 @@ class _HashingReader:
         self._raw = raw
         self._sha = hashlib.sha256()
         self.count = 0
-        self._queue: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        # bounded: if hashing falls behind, reading waits instead of piling up input blocks
+        self._queue: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._hash_blocks, name="zstd-chunked-diffid", daemon=True)
         self._thread.start()
         self._digest: Optional[str] = None
