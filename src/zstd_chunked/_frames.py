@@ -26,6 +26,7 @@ from ._native import (
     compress_frame,
     crc64,
 )
+from .outputs import write_all
 
 #: Frames up to this size are compressed in one shot on the pool.
 MAX_ONESHOT_FRAME = 8 << 20
@@ -53,14 +54,7 @@ class BlobSink:
         if not n:
             return
         self._sha.update(data)
-        view = memoryview(data)
-        while view:
-            written = self._out.write(view)
-            if written is None:  # a raw stream that would block; treat as fully written by BufferedWriter
-                written = len(view)
-            if written <= 0:
-                raise OSError("output stream accepted no bytes")
-            view = view[written:]
+        write_all(self._out, data)
         self.offset += n
 
     def digest(self) -> str:

@@ -9,6 +9,18 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 
+def write_all(stream: Any, data: Any) -> None:
+    """Write every byte of ``data`` to ``stream``, retrying short writes."""
+    view = memoryview(data)
+    while view:
+        n = stream.write(view)
+        if n is None:  # a buffered stream that reports nothing wrote everything
+            n = len(view)
+        if n <= 0:
+            raise OSError("output stream accepted no bytes")
+        view = view[n:]
+
+
 class Output:
     """Write to a path (via a temporary file renamed on :meth:`commit`), ``"-"`` (stdout), or a binary file.
 
@@ -37,14 +49,7 @@ class Output:
             raise TypeError(f"destination must be a path, '-', or a binary file object, not {type(dst).__name__}")
 
     def write(self, data: Any) -> None:
-        view = memoryview(data)
-        while view:
-            n = self.stream.write(view)
-            if n is None:
-                n = len(view)
-            if n <= 0:
-                raise OSError("output stream accepted no bytes")
-            view = view[n:]
+        write_all(self.stream, data)
 
     def commit(self) -> None:
         if self._owned is not None:

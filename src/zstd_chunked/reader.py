@@ -49,7 +49,7 @@ PIECE = 1 << 20
 _ZERO_PIECE = bytes(PIECE)
 
 
-def _digest_of(data: bytes | bytearray, algorithm_digest: str) -> str:
+def digest_of(data: bytes | bytearray, algorithm_digest: str) -> str:
     algorithm = algorithm_digest.split(":", 1)[0]
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
@@ -182,7 +182,7 @@ class Layer:
         self.toc_digest = "sha256:" + hashlib.sha256(toc_data).hexdigest()
         if self.annotations is not None:
             expected = self.annotations.toc_digest
-            actual = _digest_of(toc_data, expected)
+            actual = digest_of(toc_data, expected)
             if actual != expected:
                 raise DigestMismatchError(f"TOC digest mismatch: annotation says {expected}, blob has {actual}")
             self.authenticated = True
@@ -221,7 +221,7 @@ class Layer:
         if pos.offset < self.toc_position.end and self.toc_position.offset < pos.end:
             raise FormatError("TOC and tar-split overlap")
         data = self._read(pos.offset, pos.length)
-        actual = _digest_of(data, digest)
+        actual = digest_of(data, digest)
         if actual != digest:
             raise DigestMismatchError(f"tar-split digest mismatch: TOC says {digest}, blob has {actual}")
         self.tarsplit_compressed = data
@@ -376,7 +376,7 @@ class Layer:
         result = []
         for c, out in zip(chunks, outputs):
             if c.digest:
-                actual = _digest_of(out, c.digest)
+                actual = digest_of(out, c.digest)
                 if actual != c.digest:
                     raise DigestMismatchError(f"chunk at {c.offset} has digest {actual}, TOC says {c.digest}")
             result.append(bytes(out))
@@ -669,7 +669,7 @@ class LayerFile(io.RawIOBase):
             c = self._content.chunks[index]
             data = self._layer._decompress_chunks([c])[0]
             if not c.digest and len(self._content.chunks) == 1:
-                actual = _digest_of(data, self._content.entry.digest)
+                actual = digest_of(data, self._content.entry.digest)
                 if actual != self._content.entry.digest:
                     raise DigestMismatchError(
                         f"{self.name!r} has digest {actual}, TOC says {self._content.entry.digest}")

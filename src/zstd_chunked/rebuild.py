@@ -17,7 +17,7 @@ from . import format as fmt
 from ._native import crc64, decompress_batch
 from .errors import DigestMismatchError, FormatError, MissingTarSplitError
 from .outputs import Output
-from .reader import merge_ranges
+from .reader import digest_of, merge_ranges
 
 if TYPE_CHECKING:
     from .reader import FileContent, Layer
@@ -101,8 +101,7 @@ class _File:
 
 
 def _check_digest(data: Any, expected: str, what: str) -> None:
-    algorithm = expected.split(":", 1)[0]
-    actual = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+    actual = digest_of(data, expected)
     if actual != expected:
         raise DigestMismatchError(f"{what} has digest {actual}, TOC says {expected}")
 
