@@ -467,6 +467,7 @@ static void test_cstream(void)
     CHECK(a > 0 && a == b && memcmp(o1, o2, a) == 0);
     b = stream(cs, src, len, 131072, o2, cap);
     CHECK(a == b && memcmp(o1, o2, a) == 0);
+    memset(&job, 0, sizeof(job));
     job.src = o1;
     job.src_size = a;
     job.dst = back;
@@ -509,6 +510,7 @@ static void test_decompress(void)
             return;
         total += flen[i];
     }
+    memset(jobs, 0, sizeof(jobs));
     for (i = 0; i < N; i++) {
         jobs[i].src = frames[i];
         jobs[i].src_size = flen[i];
@@ -536,6 +538,7 @@ static void test_decompress(void)
         {
             static uint8_t two[100000];
             zck_djob j;
+            memset(&j, 0, sizeof(j));
             j.src = joined;
             j.src_size = pos;
             j.dst = two;
@@ -558,6 +561,40 @@ static void test_decompress(void)
     CHECK_RC(zck_decompress_batch(0, NULL, 0), ZCK_OK);
     CHECK_RC(zck_decompress_batch(0, NULL, 1), ZCK_E_INVALID_ARGUMENT);
     CHECK_RC(zck_decompress_batch_ex(0, 5, jobs, 1), ZCK_E_INVALID_ARGUMENT);
+
+    /* checks on the produced bytes: SHA-256, CRC-64, check-only jobs, bad requests */
+    memset(jobs, 0, sizeof(jobs));
+    for (i = 0; i < 4; i++) {
+        jobs[i].src = frames[i];
+        jobs[i].src_size = flen[i];
+        jobs[i].dst = back[i];
+        jobs[i].dst_size = sizeof(back[i]);
+        jobs[i].checks = ZCK_CHECK_SHA256 | ZCK_CHECK_CRC64;
+        zck_sha256(src[i], sizeof(src[i]), jobs[i].sha256);
+        jobs[i].crc64 = zck_crc64_update(0, src[i], sizeof(src[i]));
+    }
+    CHECK_RC(zck_decompress_batch(2, jobs, 4), ZCK_OK);
+    jobs[2].sha256[31] ^= 1;
+    jobs[3].crc64 ^= 1;
+    CHECK_RC(zck_decompress_batch(2, jobs, 4), ZCK_E_SHA256_MISMATCH);
+    CHECK(jobs[0].error == ZCK_OK && jobs[2].error == ZCK_E_SHA256_MISMATCH && jobs[3].error == ZCK_E_CRC64_MISMATCH);
+    /* check-only: the bytes already in dst */
+    jobs[2].sha256[31] ^= 1;
+    jobs[2].src = NULL;
+    jobs[2].src_size = 0;
+    jobs[2].checks |= ZCK_CHECK_ONLY;
+    CHECK_RC(zck_decompress_batch(1, jobs + 2, 1), ZCK_OK);
+    CHECK(jobs[2].produced == sizeof(back[2]));
+    back[2][7] ^= 1;
+    CHECK_RC(zck_decompress_batch(1, jobs + 2, 1), ZCK_E_SHA256_MISMATCH);
+    jobs[2].src = frames[2]; /* check-only with a source */
+    CHECK_RC(zck_decompress_batch(1, jobs + 2, 1), ZCK_E_INVALID_ARGUMENT);
+    jobs[1].checks = 8u; /* unknown bit */
+    CHECK_RC(zck_decompress_batch(1, jobs + 1, 1), ZCK_E_INVALID_ARGUMENT);
+    jobs[1].checks = 0;
+    jobs[1].reserved = 1;
+    CHECK_RC(zck_decompress_batch(1, jobs + 1, 1), ZCK_E_INVALID_ARGUMENT);
+    CHECK(strcmp(zck_error_name(ZCK_E_CRC64_MISMATCH), "ZCK_E_CRC64_MISMATCH") == 0);
     for (i = 0; i < N; i++)
         free(frames[i]);
 }

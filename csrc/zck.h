@@ -63,7 +63,11 @@ enum zck_error {
     ZCK_E_CORRUPT = 61,                /* libzstd: corrupted data / bad frame parameters */
     ZCK_E_CHECKSUM = 62,               /* libzstd: content checksum mismatch */
     ZCK_E_WINDOW_TOO_LARGE = 63,       /* frame needs a window above the configured cap */
-    ZCK_E_NOT_ZSTD = 64                /* libzstd: unknown frame magic */
+    ZCK_E_NOT_ZSTD = 64,               /* libzstd: unknown frame magic */
+
+    /* content checks (80..89) */
+    ZCK_E_SHA256_MISMATCH = 80,        /* bytes do not have the expected SHA-256 */
+    ZCK_E_CRC64_MISMATCH = 81          /* bytes do not have the expected CRC-64 */
 };
 
 /* Name of an error code ("ZCK_E_NOMEM", ...); "ZCK_E_UNKNOWN" for other values. */
@@ -361,11 +365,21 @@ int zck_pool_submit_pjobs(zck_pool *p, zck_pjob *jobs, size_t n);
 
 /* ---------------------------------------------------- batch decompression */
 
+enum zck_djob_checks {
+    ZCK_CHECK_SHA256 = 1,      /* after decoding, SHA-256 of dst must equal sha256 */
+    ZCK_CHECK_CRC64 = 2,       /* after decoding, zck_crc64_update(0, dst) must equal crc64 */
+    ZCK_CHECK_ONLY = 4         /* dst already holds the bytes: no decoding (src must be NULL, 0) */
+};
+
 typedef struct {
     const uint8_t *src;    /* zstd and/or skippable frames; may hold more than needed */
     size_t src_size;
     uint8_t *dst;
     size_t dst_size;       /* exact number of bytes expected */
+    uint32_t checks;       /* in: 0 or a mix of enum zck_djob_checks */
+    uint32_t reserved;     /* in: must be 0 */
+    uint64_t crc64;        /* in: expected CRC-64 (ZCK_CHECK_CRC64) */
+    uint8_t sha256[32];    /* in: expected SHA-256 (ZCK_CHECK_SHA256) */
     size_t produced;       /* out: bytes written to dst */
     int error;             /* out: ZCK_OK or an error code */
 } zck_djob;
@@ -373,8 +387,13 @@ typedef struct {
 /* Decompress every job; stops each job once dst_size bytes are produced and
  * ignores the rest of its src.  Window size is capped at 2^27 bytes.  nthreads 0 or 1 runs in the caller's thread.  Returns the
  * error of the first failed job (lowest index) or ZCK_OK.
+ * The checks run on the worker right after a job's bytes are produced (while
+ * they are still in cache); a CHECK_ONLY job only checks dst, so a second
+ * batch can check a whole file whose chunks the first batch decoded.
  * Job errors: ZCK_E_DATA_TRUNCATED, ZCK_E_CORRUPT, ZCK_E_CHECKSUM,
- * ZCK_E_WINDOW_TOO_LARGE, ZCK_E_NOT_ZSTD, ZCK_E_NOMEM, ZCK_E_ZSTD. */
+ * ZCK_E_WINDOW_TOO_LARGE, ZCK_E_NOT_ZSTD, ZCK_E_NOMEM, ZCK_E_ZSTD,
+ * ZCK_E_SHA256_MISMATCH, ZCK_E_CRC64_MISMATCH, ZCK_E_INVALID_ARGUMENT
+ * (unknown checks bits, reserved != 0, CHECK_ONLY with a src). */
 int zck_decompress_batch(unsigned nthreads, zck_djob *jobs, size_t n);
 /* Same with an explicit window cap: windowlog_max in 10..31 (0 selects 27). */
 int zck_decompress_batch_ex(unsigned nthreads, unsigned windowlog_max, zck_djob *jobs, size_t n);

@@ -4,7 +4,9 @@
  * libzstd) that must yield exactly dst_size bytes.  Decoding goes through
  * ZSTD_decompressStream, which crosses frame boundaries and does not need
  * content sizes.  The caller's thread works too; nthreads - 1 helper threads
- * are started for the call, each with its own ZSTD_DCtx. */
+ * are started for the call, each with its own ZSTD_DCtx.  A job may ask for
+ * its output to be checked (SHA-256, CRC-64) on the same thread, right after
+ * it was produced. */
 #include "zck_internal.h"
 #include "zck_threads.h"
 
@@ -14,22 +16,36 @@ typedef struct {
     size_t n;
     size_t next;
     unsigned windowlog_max;
+    int sha_ni; /* zck_sha256_ni_available(), asked once per batch */
 } zck_dbatch;
+
+#define ZCK_CHECK_ALL ((uint32_t)(ZCK_CHECK_SHA256 | ZCK_CHECK_CRC64 | ZCK_CHECK_ONLY))
+
+/* The checks a job asked for, on the dst_size bytes at dst. */
+static int check_output(const zck_djob *j, int sha_ni)
+{
+    if (j->checks & ZCK_CHECK_SHA256) {
+        zck_sha256_ctx c;
+        uint8_t got[32];
+        zck_sha256_init(&c, sha_ni);
+        zck_sha256_update(&c, j->dst, j->dst_size);
+        zck_sha256_final(&c, got);
+        if (memcmp(got, j->sha256, sizeof(got)) != 0)
+            return ZCK_E_SHA256_MISMATCH;
+    }
+    if ((j->checks & ZCK_CHECK_CRC64) && zck_crc64_update(0, j->dst, j->dst_size) != j->crc64)
+        return ZCK_E_CRC64_MISMATCH;
+    return ZCK_OK;
+}
 
 static const uint8_t zck_dempty = 0;
 
-static void decompress_job(ZSTD_DCtx *d, zck_djob *j)
+static void decode_job(ZSTD_DCtx *d, zck_djob *j)
 {
     ZSTD_inBuffer in;
     ZSTD_outBuffer out;
     size_t r = 0;
 
-    j->produced = 0;
-    j->error = ZCK_OK;
-    if ((j->src == NULL && j->src_size > 0) || (j->dst == NULL && j->dst_size > 0)) {
-        j->error = ZCK_E_INVALID_ARGUMENT;
-        return;
-    }
     if (j->dst_size == 0)
         return;
     if (d == NULL) {
@@ -78,6 +94,24 @@ static void decompress_job(ZSTD_DCtx *d, zck_djob *j)
     j->produced = out.pos;
 }
 
+static void decompress_job(ZSTD_DCtx *d, zck_djob *j, int sha_ni)
+{
+    j->produced = 0;
+    j->error = ZCK_OK;
+    if ((j->src == NULL && j->src_size > 0) || (j->dst == NULL && j->dst_size > 0) ||
+        (j->checks & ~ZCK_CHECK_ALL) != 0 || j->reserved != 0 ||
+        ((j->checks & ZCK_CHECK_ONLY) && j->src != NULL)) {
+        j->error = ZCK_E_INVALID_ARGUMENT;
+        return;
+    }
+    if (j->checks & ZCK_CHECK_ONLY)
+        j->produced = j->dst_size;
+    else
+        decode_job(d, j);
+    if (j->error == ZCK_OK)
+        j->error = check_output(j, sha_ni);
+}
+
 static ZSTD_DCtx *make_dctx(unsigned windowlog_max)
 {
     ZSTD_DCtx *d = ZSTD_createDCtx();
@@ -101,7 +135,7 @@ static void run_batch(void *arg)
         zck_mutex_unlock(&b->mu);
         if (j == NULL)
             break;
-        decompress_job(d, j);
+        decompress_job(d, j, b->sha_ni);
     }
     ZSTD_freeDCtx(d);
 }
@@ -127,6 +161,7 @@ int zck_decompress_batch_ex(unsigned nthreads, unsigned windowlog_max, zck_djob 
     b.n = n;
     b.next = 0;
     b.windowlog_max = windowlog_max;
+    b.sha_ni = zck_sha256_ni_available();
     ZCK_RETURN_IF(zck_mutex_init(&b.mu) != 0, ZCK_E_THREAD);
 
     if (nthreads > 1 && n > 1) {

@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from ._zck import ffi, lib
-from .errors import FormatError, LimitExceededError, NativeError, UsageError
+from .errors import DigestMismatchError, FormatError, LimitExceededError, NativeError, UsageError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -43,6 +43,7 @@ __all__ = [
     "ChunkOut",
     "Chunker",
     "CompressPool",
+    "DecodeJobs",
     "FooterInfo",
     "FrameInfo",
     "FrameScanner",
@@ -1041,3 +1042,101 @@ def decompress_into(src: BufferLike, dst: bytearray | memoryview | mmap.mmap) ->
     rc = lib.zck_decompress_batch(0, job, 1)
     if rc != lib.ZCK_OK:
         raise _error(rc, "decompress", f"({int(job[0].produced)} of {len(d)} bytes produced)")
+
+
+class DecodeJobs:
+    """A batch of decode-and-check jobs whose outputs all land in one arena.
+
+    Each job either decodes zstd frames from a source buffer into
+    ``arena[dst:dst + size]`` or (:meth:`check`) only checks bytes already
+    there; either way its SHA-256 and CRC-64 can be checked on the worker
+    thread that produced them, while the bytes are still in cache.
+    :meth:`run` runs every job (in parallel when ``threads > 1``) and returns
+    the first failure instead of raising, so the caller can name the file or
+    chunk in its own error.  The arena and the sources must stay alive and
+    unchanged until :meth:`run` returns.
+    """
+
+    __slots__ = ("_arena", "_base", "_sources", "_specs")
+
+    def __init__(self, arena: bytearray | memoryview) -> None:
+        self._arena = arena
+        self._base = ffi.from_buffer("uint8_t[]", arena, require_writable=True)
+        self._sources: list[Any] = []
+        self._specs: list[tuple[int, int, int, int, int, bytes | None, int | None]] = []
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def source(self, data: BufferLike) -> int:
+        """Register a buffer of compressed bytes; returns the handle :meth:`decode` takes."""
+        self._sources.append(_in(data))
+        return len(self._sources) - 1
+
+    def _dst(self, dst: int, size: int, sha256: bytes | None) -> None:
+        if dst < 0 or size < 0 or dst + size > len(self._base):
+            raise ValueError(f"job output {dst}:{size} is outside the {len(self._base)}-byte arena")
+        if sha256 is not None and len(sha256) != 32:
+            raise ValueError("a SHA-256 digest is 32 bytes")
+
+    def decode(self, source: int, offset: int, length: int, dst: int, size: int,
+               sha256: bytes | None = None, crc64: int | None = None) -> int:
+        """Decode ``size`` bytes from ``source[offset:offset + length]`` into the arena at ``dst``."""
+        src = self._sources[source]
+        if offset < 0 or length < 0 or offset + length > len(src):
+            raise ValueError(f"job input {offset}:{length} is outside the {len(src)}-byte source")
+        self._dst(dst, size, sha256)
+        self._specs.append((source, offset, length, dst, size, sha256, crc64))
+        return len(self._specs) - 1
+
+    def check(self, dst: int, size: int, sha256: bytes | None = None, crc64: int | None = None) -> int:
+        """Check ``arena[dst:dst + size]`` as it is (after the jobs of an earlier :meth:`run`)."""
+        self._dst(dst, size, sha256)
+        self._specs.append((-1, 0, 0, dst, size, sha256, crc64))
+        return len(self._specs) - 1
+
+    def run(self, threads: int) -> tuple[int, Exception] | None:
+        """Run every job; ``None`` when all passed, else ``(job index, error)`` of the first failure.
+
+        The error is not raised: it is a :class:`DigestMismatchError` for a
+        SHA-256 or CRC-64 mismatch, a :class:`FormatError` or
+        :class:`LimitExceededError` for frames that do not decode.  Failures
+        that are not about the data (allocation, threads) raise
+        :class:`NativeError` here.
+        """
+        n = len(self._specs)
+        if n == 0:
+            return None
+        jobs = ffi.new("zck_djob[]", n)
+        base, sources = self._base, self._sources
+        only = lib.ZCK_CHECK_ONLY
+        for i, (source, offset, length, dst, size, sha, crc) in enumerate(self._specs):
+            j = jobs[i]
+            checks = 0
+            if source >= 0:
+                j.src = sources[source] + offset
+                j.src_size = length
+            else:
+                checks = only
+            j.dst = base + dst
+            j.dst_size = size
+            if sha is not None:
+                ffi.memmove(j.sha256, sha, 32)
+                checks |= lib.ZCK_CHECK_SHA256
+            if crc is not None:
+                j.crc64 = crc
+                checks |= lib.ZCK_CHECK_CRC64
+            j.checks = checks
+        rc = lib.zck_decompress_batch(max(0, threads), jobs, n)
+        if rc == lib.ZCK_OK:
+            return None
+        index = next(i for i in range(n) if jobs[i].error != lib.ZCK_OK)
+        code = int(jobs[index].error)
+        if code in (lib.ZCK_E_SHA256_MISMATCH, lib.ZCK_E_CRC64_MISMATCH):
+            what = "SHA-256" if code == lib.ZCK_E_SHA256_MISMATCH else "CRC-64"
+            return index, DigestMismatchError(f"{what} mismatch in job {index}")
+        exc = _error(code, "decode", f"(job {index}: {int(jobs[index].produced)} of "
+                                     f"{int(jobs[index].dst_size)} bytes produced)")
+        if isinstance(exc, NativeError):
+            raise exc
+        return index, exc

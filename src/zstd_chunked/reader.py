@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import zstandard
 
 from . import format as fmt
-from ._native import FooterInfo, decompress_batch, parse_footer
+from ._native import DecodeJobs, FooterInfo, parse_footer
 from .annotations import LayerAnnotations, Position, parse_annotations
 from .errors import (
     DigestMismatchError,
@@ -49,7 +49,17 @@ PIECE = 1 << 20
 _ZERO_PIECE = bytes(PIECE)
 
 
-def digest_of(data: bytes | bytearray, algorithm_digest: str) -> str:
+def sha256_raw(digest: str) -> Optional[bytes]:
+    """The 32 raw bytes of a ``sha256:<hex>`` digest; None for other algorithms or odd text."""
+    if len(digest) != 71 or not digest.startswith("sha256:"):
+        return None
+    try:
+        return bytes.fromhex(digest[7:])
+    except ValueError:
+        return None
+
+
+def digest_of(data: bytes | bytearray | memoryview, algorithm_digest: str) -> str:
     algorithm = algorithm_digest.split(":", 1)[0]
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
@@ -368,18 +378,34 @@ class Layer:
 
     def _decompress_chunks(self, chunks: Sequence[Chunk]) -> list[bytes]:
         """Fetch and decompress data chunks (in parallel in C), verifying chunk digests."""
-        jobs = [(self._read(c.offset, c.end - c.offset), c.size) for c in chunks]
-        try:
-            outputs = decompress_batch(jobs, self.threads if len(jobs) > 1 else 0)
-        except FormatError as exc:
-            raise FormatError(f"chunk data at {chunks[0].offset}..: {exc}") from None
+        arena = bytearray(sum(c.size for c in chunks))
+        jobs = DecodeJobs(arena)
+        python_checks = set()
+        at = 0
+        for i, c in enumerate(chunks):
+            raw = sha256_raw(c.digest) if c.digest else None
+            if c.digest and raw is None:
+                python_checks.add(i)
+            jobs.decode(jobs.source(self._read(c.offset, c.end - c.offset)), 0, c.end - c.offset, at, c.size, raw)
+            at += c.size
+        failure = jobs.run(self.threads if len(chunks) > 1 else 0)
+        if failure is not None:
+            index, exc = failure
+            c = chunks[index]
+            if isinstance(exc, DigestMismatchError):
+                raise DigestMismatchError(f"chunk at {c.offset} does not match its TOC digest {c.digest}")
+            raise type(exc)(f"chunk data at {c.offset}: {exc}")
         result = []
-        for c, out in zip(chunks, outputs):
-            if c.digest:
-                actual = digest_of(out, c.digest)
+        view = memoryview(arena)
+        at = 0
+        for i, c in enumerate(chunks):
+            piece = view[at:at + c.size]
+            at += c.size
+            if i in python_checks:
+                actual = digest_of(piece, c.digest)
                 if actual != c.digest:
                     raise DigestMismatchError(f"chunk at {c.offset} has digest {actual}, TOC says {c.digest}")
-            result.append(bytes(out))
+            result.append(bytes(piece))
         return result
 
     def iter_file(self, path_or_content: str | FileContent) -> Iterator[bytes]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import format as fmt
-from ._native import crc64, decompress_batch
+from ._native import DecodeJobs, crc64
 from .errors import DigestMismatchError, FormatError, MissingTarSplitError
 from .outputs import Output
-from .reader import digest_of, merge_ranges
+from .reader import digest_of, merge_ranges, sha256_raw
 
 if TYPE_CHECKING:
     from .reader import FileContent, Layer
@@ -52,7 +53,9 @@ def rebuild_tar(layer: Layer, out: Any, diff_id: Optional[str] = None,
 #: Small files are fetched, decompressed (in parallel) and checked in batches of this many bytes.
 BATCH_BYTES = 16 << 20
 #: Files larger than this are streamed one by one instead.
-SMALL_FILE = 4 << 20
+SMALL_FILE = 32 << 20
+#: A file at least this large gets its SHA-256 and its CRC-64 checked by two parallel jobs.
+SPLIT_CHECKS = 1 << 20
 #: Chunk ranges closer than this are fetched with one read.
 READ_GAP = 256 << 10
 
@@ -106,48 +109,161 @@ def _check_digest(data: Any, expected: str, what: str) -> None:
         raise DigestMismatchError(f"{what} has digest {actual}, TOC says {expected}")
 
 
-def _flush(layer: Layer, batch: list[Any], out: Callable[[Any], None]) -> None:
-    """Fetch, decompress and check every chunk of the batch's files, then emit the batch in order."""
-    data_chunks = [c for item in batch if isinstance(item, _File) for c in item.content.chunks if not c.zeros]
-    outputs: dict[int, Any] = {}
-    if data_chunks:
+class _Batch:
+    """Lays out one batch of the tar in an arena and checks it on the native threads.
+
+    Segments are copied in; each data chunk is decoded straight into its place
+    by a job that also checks the chunk digest; a file's digest and CRC-64 are
+    checked by the same job when the file is a single chunk, else by a second
+    round of check-only jobs over the assembled file.  Digests of an algorithm
+    other than sha256 are checked here in Python.
+    """
+
+    def __init__(self, layer: Layer, batch: list[Any]) -> None:
+        self.layer = layer
+        self.batch = batch
+        total = 0
+        for item in batch:
+            total += item.content.entry.size if isinstance(item, _File) else len(item)
+        self.arena = bytearray(total)
+        self.first = DecodeJobs(self.arena)
+        self.second = DecodeJobs(self.arena)
+        self.first_what: list[tuple[str, str]] = []
+        self.second_what: list[tuple[str, str]] = []
+        self.python_checks: list[tuple[int, int, str, str]] = []
+
+    def _sources(self) -> dict[int, tuple[int, int, int]]:
+        """Read the batch's data chunks with few requests: chunk offset -> (source, start, length)."""
+        data_chunks = [c for item in self.batch if isinstance(item, _File) for c in item.content.chunks
+                       if not c.zeros]
+        where: dict[int, tuple[int, int, int]] = {}
+        if not data_chunks:
+            return where
         spans = merge_ranges(((c.offset, c.end) for c in data_chunks), READ_GAP)
-        blobs = [(start, memoryview(layer.read_range(start, length))) for start, length in spans]
-        jobs = []
         index = 0
+        handle = -1
+        span_start = span_end = 0
         for c in sorted(data_chunks, key=lambda c: c.offset):
-            while blobs[index][0] + len(blobs[index][1]) < c.end:
-                index += 1
-            start, view = blobs[index]
-            jobs.append((c, view[c.offset - start:c.end - start]))
-        try:
-            results = decompress_batch([(view, c.size) for c, view in jobs], layer.threads)
-        except FormatError as exc:
-            raise FormatError(f"chunk data near offset {jobs[0][0].offset}: {exc}") from None
-        for (c, _view), result in zip(jobs, results):
-            if c.digest:
-                _check_digest(result, c.digest, f"chunk at {c.offset}")
-            outputs[c.offset] = result
-    for item in batch:
-        if not isinstance(item, _File):
-            out(item)
-            continue
-        entry = item.content.entry
-        pieces = [bytes(c.size) if c.zeros else outputs[c.offset] for c in item.content.chunks]
-        if len(pieces) == 1:
-            _check_digest(pieces[0], entry.digest or fmt.EMPTY_SHA256, repr(entry.name))
-        else:
-            sha = hashlib.new((entry.digest or fmt.EMPTY_SHA256).split(":", 1)[0])
-            for piece in pieces:
-                sha.update(piece)
-            if f"{sha.name}:{sha.hexdigest()}" != (entry.digest or fmt.EMPTY_SHA256):
-                raise DigestMismatchError(f"{entry.name!r} does not match its TOC digest")
-        crc = 0
-        for piece in pieces:
-            crc = crc64(piece, crc)
-            out(piece)
-        if item.crc is None or crc.to_bytes(8, "big") != item.crc:
-            raise DigestMismatchError(f"file integrity checksum failed for {item.name!r}")
+            if handle < 0 or c.end > span_end:
+                while spans[index][0] + spans[index][1] < c.end:
+                    index += 1
+                span_start, length = spans[index]
+                span_end = span_start + length
+                handle = self.first.source(self.layer.read_range(span_start, length))
+            where[c.offset] = (handle, c.offset - span_start, c.end - c.offset)
+        return where
+
+    def _check(self, jobs: DecodeJobs, whats: list[tuple[str, str]], dst: int, size: int, digest: str,
+               crc: Optional[int], what: tuple[str, str]) -> None:
+        raw = sha256_raw(digest) if digest else None
+        if digest and raw is None:
+            self.python_checks.append((dst, size, digest, what[0]))
+        if raw is not None and crc is not None and size >= SPLIT_CHECKS:
+            # two jobs, so that both checks of one large file run at the same time
+            jobs.check(dst, size, raw, None)
+            whats.append(what)
+            raw = None
+        if raw is not None or crc is not None:
+            jobs.check(dst, size, raw, crc)
+            whats.append(what)
+
+    def run(self) -> memoryview:
+        arena = self.arena
+        where = self._sources()
+        first, second = self.first, self.second
+        pos = 0
+        for item in self.batch:
+            if not isinstance(item, _File):
+                arena[pos:pos + len(item)] = item
+                pos += len(item)
+                continue
+            entry = item.content.entry
+            name = repr(item.name)
+            crc = int.from_bytes(item.crc, "big") if item.crc is not None and len(item.crc) == 8 else None
+            if crc is None:
+                raise DigestMismatchError(f"file integrity checksum failed for {name}")
+            file_digest = entry.digest or fmt.EMPTY_SHA256
+            file_what = (f"{name}", f"file integrity checksum failed for {name}")
+            chunks = item.content.chunks
+            single = len(chunks) == 1 and chunks[0].digest in ("", file_digest)
+            at = pos
+            for c in chunks:
+                chunk_what = (f"chunk at {c.offset}", f"file integrity checksum failed for {name}")
+                if single:  # one job checks the chunk, the file and its CRC
+                    if c.zeros:
+                        self._check(first, self.first_what, at, c.size, file_digest, crc, file_what)
+                    else:
+                        raw = sha256_raw(file_digest)
+                        if raw is None:
+                            self.python_checks.append((at, c.size, file_digest, file_what[0]))
+                        source, offset, length = where[c.offset]
+                        first.decode(source, offset, length, at, c.size, raw, crc)
+                        self.first_what.append(file_what)
+                elif c.zeros:
+                    if c.digest:
+                        self._check(first, self.first_what, at, c.size, c.digest, None, chunk_what)
+                else:
+                    raw = sha256_raw(c.digest) if c.digest else None
+                    if c.digest and raw is None:
+                        self.python_checks.append((at, c.size, c.digest, chunk_what[0]))
+                    source, offset, length = where[c.offset]
+                    first.decode(source, offset, length, at, c.size, raw)
+                    self.first_what.append(chunk_what)
+                at += c.size
+            if not single:
+                self._check(second, self.second_what, pos, entry.size, file_digest, crc, file_what)
+            pos += entry.size
+        threads = self.layer.threads
+        for jobs, whats in ((first, self.first_what), (second, self.second_what)):
+            failure = jobs.run(threads)
+            if failure is not None:
+                index, exc = failure
+                what, crc_text = whats[index]
+                if isinstance(exc, DigestMismatchError):
+                    if "CRC-64" in str(exc):
+                        raise DigestMismatchError(crc_text)
+                    raise DigestMismatchError(f"{what} does not match its TOC digest")
+                raise type(exc)(f"{what}: {exc}")
+        view = memoryview(arena)
+        for dst, size, digest, what in self.python_checks:
+            _check_digest(view[dst:dst + size], digest, what)
+        return view
+
+
+class _BatchRunner:
+    """Runs batches on one helper thread, in order, while the caller lays out the next one.
+
+    At most one batch is in flight: :meth:`submit` first waits for the previous
+    one (re-raising its error), so memory stays at two batches.  ``out`` is
+    called from the helper thread, never from two threads at once.
+    """
+
+    def __init__(self, out: Callable[[Any], None]) -> None:
+        self._out = out
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd-chunked-rebuild")
+        self._inflight: Optional[Future[None]] = None
+
+    def _run(self, batch: _Batch) -> None:
+        self._out(batch.run())
+
+    def submit(self, batch: _Batch) -> None:
+        self.wait()
+        self._inflight = self._pool.submit(self._run, batch)
+
+    def wait(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def close(self) -> None:
+        """Wait for the helper thread to finish (errors of an abandoned batch are dropped)."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            try:
+                inflight.result()
+            except BaseException:  # noqa: BLE001 - the caller is already failing with its own error
+                pass
+        self._pool.shutdown(wait=True)
 
 
 def _batchable(content: FileContent) -> bool:
@@ -164,11 +280,12 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
     elsewhere). Every chunk digest, file digest and tar-split CRC is checked.
     """
     hasher = BackgroundSha256()
-    try:
-        def out(data: Any) -> None:
-            hasher.update(data)
-            write(data)
+    def out(data: Any) -> None:
+        hasher.update(data)
+        write(data)
 
+    runner = _BatchRunner(out)
+    try:
         batch: list[Any] = []
         batch_bytes = 0
         for entry in layer.tarsplit_entries():
@@ -195,18 +312,23 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
                 batch.append(_File(name, content, entry.payload))
                 batch_bytes += toc_entry.size
                 if batch_bytes >= BATCH_BYTES:
-                    _flush(layer, batch, out)
+                    runner.submit(_Batch(layer, batch))
                     batch, batch_bytes = [], 0
                 continue
-            _flush(layer, batch, out)
-            batch, batch_bytes = [], 0
+            if batch:
+                runner.submit(_Batch(layer, batch))
+                batch, batch_bytes = [], 0
+            runner.wait()
             crc = 0
             for piece in layer.iter_file(content):
                 crc = crc64(piece, crc)
                 out(piece)
             if entry.payload is None or crc.to_bytes(8, "big") != entry.payload:
                 raise DigestMismatchError(f"file integrity checksum failed for {name!r}")
-        _flush(layer, batch, out)
+        if batch:
+            runner.submit(_Batch(layer, batch))
+        runner.wait()
         return "sha256:" + hasher.hexdigest()
     finally:
+        runner.close()
         hasher.close()

@@ -185,12 +185,121 @@ def _reject_constant(name: str) -> Any:
     raise FormatError(f"TOC: invalid JSON value {name}")
 
 
+#: Keys exactly as writers spell them: (attribute, kind) for the fast path of parse_toc.
+_CANONICAL_KEYS: dict[str, tuple[str, str]] = {
+    "type": ("type", "str"), "name": ("name", "str"), "linkName": ("linkname", "str"),
+    "mode": ("mode", "int"), "size": ("size", "int"), "uid": ("uid", "int"), "gid": ("gid", "int"),
+    "modtime": ("modtime", "time"), "accesstime": ("accesstime", "time"), "changetime": ("changetime", "time"),
+    "devMajor": ("devmajor", "int"), "devMinor": ("devminor", "int"), "xattrs": ("xattrs", "xattrs"),
+    "digest": ("digest", "str"), "offset": ("offset", "int"), "endOffset": ("end_offset", "int"),
+    "chunkSize": ("chunk_size", "int"), "chunkOffset": ("chunk_offset", "int"),
+    "chunkDigest": ("chunk_digest", "str"), "chunkType": ("chunk_type", "str"),
+}
+_CANONICAL_TOP = frozenset(["version", "entries", "tarSplitDigest"])
+
+
+class _NotCanonical(Exception):
+    """Raised inside the fast path of parse_toc: take the general path instead."""
+
+
+def _canonical_entry(obj: Any, index: int, times: set[str]) -> TocEntry:
+    """An entry whose keys are all spelt as writers spell them; else _NotCanonical.
+
+    Gives exactly what the general path gives for such an object; anything
+    doubtful (other spellings, wrong types) is left to the general path, which
+    also words the errors.
+    """
+    if type(obj) is not dict:
+        raise _NotCanonical
+    kw: dict[str, Any] = {}
+    keys = _CANONICAL_KEYS
+    for key, value in obj.items():
+        spec = keys.get(key)
+        if spec is None:
+            raise _NotCanonical
+        if value is None:
+            continue
+        attr, kind = spec
+        if kind == "str":
+            if type(value) is not str:
+                raise _NotCanonical
+            kw[attr] = value if value.isascii() else _go_string(value)
+        elif kind == "int":
+            if type(value) is not int or not _INT64_MIN <= value <= _INT64_MAX:
+                raise _NotCanonical
+            kw[attr] = value
+        elif kind == "time":
+            if type(value) is not str:
+                raise _NotCanonical
+            if value not in times:
+                try:
+                    parse_rfc3339(value)
+                except FormatError:
+                    raise _NotCanonical from None
+                times.add(value)
+            kw[attr] = value
+        else:  # xattrs: the same checks as the general path
+            if type(value) is not dict:
+                raise _NotCanonical
+            xattrs: dict[str, str] = {}
+            for xkey, xvalue in value.items():
+                if type(xvalue) is not str:
+                    raise _NotCanonical
+                xkey = _go_string(xkey)
+                if not xkey or "\x00" in xkey:
+                    raise _NotCanonical
+                xattrs[xkey] = _go_string(xvalue)
+            kw[attr] = xattrs
+    kw.setdefault("type", "")
+    kw.setdefault("name", "")
+    entry = TocEntry(**kw)
+    _validate_entry(entry, index)
+    return entry
+
+
+def _parse_canonical(text: str, max_entries: int) -> Toc | None:
+    """parse_toc for documents whose keys are all spelt as writers spell them; None for others.
+
+    Plain ``json.loads`` keeps the last of duplicate keys, as the general path
+    does; objects with any other key spelling go to the general path, which
+    matches keys case-insensitively as Go does.
+    """
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None  # the general path reports it
+    if type(doc) is not dict or not _CANONICAL_TOP.issuperset(doc):
+        return None
+    version = doc.get("version", 0)  # null is left to the general path, which refuses it
+    raw_entries = doc.get("entries")
+    raw_entries = [] if raw_entries is None else raw_entries
+    digest = doc.get("tarSplitDigest")
+    digest = "" if digest is None else digest
+    if (type(version) is not int or type(raw_entries) is not list or len(raw_entries) > max_entries
+            or type(digest) is not str or (digest and not _DIGEST_RE.match(digest))):
+        return None
+    times: set[str] = set()
+    try:
+        entries = [_canonical_entry(obj, i, times) for i, obj in enumerate(raw_entries)]
+    except (_NotCanonical, FormatError):
+        return None
+    return Toc(version=version, entries=entries, tarsplit_digest=digest)
+
+
 def parse_toc(data: bytes, *, max_entries: int = 50_000_000) -> Toc:
     """Decode TOC JSON bytes strictly. Raises :class:`FormatError` on anything malformed."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(f"TOC: not valid UTF-8 at byte {exc.start}") from None
+    fast = _parse_canonical(text, max_entries)
+    if fast is not None:
+        return fast
+    return _parse_general(text, max_entries)
+
+
+def _parse_general(text: str, max_entries: int) -> Toc:
+    """parse_toc for any document: keys matched case-insensitively, as Go does."""
     try:
         # Field names match case-insensitively and the last duplicate wins (as unmarshalToc);
         # xattr maps keep their keys as written (they are data, not field names).
@@ -294,20 +403,20 @@ def _entry_from_obj(obj: Any, index: int) -> TocEntry:
 
 
 def _validate_entry(entry: TocEntry, index: int) -> None:
-    where = f"TOC entry {index} ({entry.name!r})"
     if entry.type not in fmt.ENTRY_TYPES:
-        raise FormatError(f"{where}: unknown type {entry.type!r}")
+        raise FormatError(f"TOC entry {index} ({entry.name!r}): unknown type {entry.type!r}")
     if not entry.name:
-        raise FormatError(f"{where}: empty name")
+        raise FormatError(f"TOC entry {index} ({entry.name!r}): empty name")
     if "\x00" in entry.name or "\x00" in entry.linkname:
-        raise FormatError(f"{where}: NUL byte in a name")
-    for label, value in (("size", entry.size), ("offset", entry.offset), ("endOffset", entry.end_offset),
-                         ("chunkSize", entry.chunk_size), ("chunkOffset", entry.chunk_offset)):
-        if value < 0:
-            raise FormatError(f"{where}: negative {label}")
+        raise FormatError(f"TOC entry {index} ({entry.name!r}): NUL byte in a name")
+    if min(entry.size, entry.offset, entry.end_offset, entry.chunk_size, entry.chunk_offset) < 0:
+        for label, value in (("size", entry.size), ("offset", entry.offset), ("endOffset", entry.end_offset),
+                             ("chunkSize", entry.chunk_size), ("chunkOffset", entry.chunk_offset)):
+            if value < 0:
+                raise FormatError(f"TOC entry {index} ({entry.name!r}): negative {label}")
     for label, digest in (("digest", entry.digest), ("chunkDigest", entry.chunk_digest)):
         if digest and not _DIGEST_RE.match(digest):
-            raise FormatError(f"{where}: invalid {label} {digest!r}")
+            raise FormatError(f"TOC entry {index} ({entry.name!r}): invalid {label} {digest!r}")
 
 
 # --------------------------------------------------------------------------

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import random
 import struct
 
 import pytest
 
-from zstd_chunked._native import compress_frame, decompress_batch, decompress_into, skippable_header
-from zstd_chunked.errors import FormatError, LimitExceededError
+from zstd_chunked._native import (
+    DecodeJobs,
+    compress_frame,
+    crc64,
+    decompress_batch,
+    decompress_into,
+    sha256,
+    skippable_header,
+)
+from zstd_chunked.errors import DigestMismatchError, FormatError, LimitExceededError
 
 zstandard = pytest.importorskip("zstandard")
 
@@ -88,3 +97,79 @@ def test_many_jobs_threads() -> None:
     datas = [rng.randbytes(rng.randrange(1, 5000)) for _ in range(500)]
     outs = decompress_batch([(compress_frame(d, 1), len(d)) for d in datas], threads=3)
     assert [bytes(o) for o in outs] == datas
+
+
+# ------------------------------------------------------------ DecodeJobs (decode + checks)
+
+
+def _arena_jobs(parts: list[bytes]) -> tuple[bytearray, DecodeJobs, list[bytes]]:
+    arena = bytearray(sum(len(p) for p in parts))
+    jobs = DecodeJobs(arena)
+    frames = [compress_frame(p, 3) for p in parts]
+    return arena, jobs, frames
+
+
+@pytest.mark.parametrize("threads", [0, 1, 3])
+def test_decode_jobs_check_sha256_and_crc(threads: int) -> None:
+    parts = [os.urandom(1000), b"a" * 70_000, b"", b"xyz"]
+    arena, jobs, frames = _arena_jobs(parts)
+    at = 0
+    for part, frame in zip(parts, frames):
+        src = jobs.source(frame)
+        jobs.decode(src, 0, len(frame), at, len(part), sha256(part), crc64(part))
+        at += len(part)
+    assert jobs.run(threads) is None
+    assert bytes(arena) == b"".join(parts)
+    # a second round checks the whole arena as it is
+    whole = DecodeJobs(arena)
+    whole.check(0, len(arena), sha256(bytes(arena)), crc64(bytes(arena)))
+    whole.check(0, 0, sha256(b""), 0)
+    assert whole.run(threads) is None
+
+
+@pytest.mark.parametrize("which", ["sha", "crc"])
+def test_decode_jobs_report_the_first_mismatch(which: str) -> None:
+    parts = [b"one" * 100, b"two" * 100, b"three" * 100]
+    arena, jobs, frames = _arena_jobs(parts)
+    at = 0
+    for i, (part, frame) in enumerate(zip(parts, frames)):
+        wrong = i >= 1
+        sha = sha256(b"other") if wrong and which == "sha" else sha256(part)
+        crc = crc64(part) ^ (1 if wrong and which == "crc" else 0)
+        jobs.decode(jobs.source(frame), 0, len(frame), at, len(part), sha, crc)
+        at += len(part)
+    failure = jobs.run(2)
+    assert failure is not None
+    index, exc = failure
+    assert index == 1  # the lowest failing job, whatever the thread order
+    assert isinstance(exc, DigestMismatchError)
+    assert ("SHA-256" if which == "sha" else "CRC-64") in str(exc)
+
+
+def test_decode_jobs_corrupt_and_short_frames_are_format_errors() -> None:
+    part = os.urandom(5000)
+    arena, jobs, frames = _arena_jobs([part, part])
+    bad = bytearray(frames[0])
+    bad[len(bad) // 2] ^= 0xFF
+    jobs.decode(jobs.source(frames[1][:-10]), 0, len(frames[1]) - 10, 0, len(part))
+    failure = jobs.run(1)
+    assert failure is not None and failure[0] == 0 and isinstance(failure[1], FormatError)
+    jobs = DecodeJobs(arena)
+    jobs.decode(jobs.source(bytes(bad)), 0, len(bad), 0, len(part), sha256(part))
+    failure = jobs.run(1)
+    assert failure is not None and isinstance(failure[1], (FormatError, DigestMismatchError))
+
+
+def test_decode_jobs_refuse_ranges_outside_their_buffers() -> None:
+    arena = bytearray(10)
+    jobs = DecodeJobs(arena)
+    src = jobs.source(b"12345")
+    with pytest.raises(ValueError):
+        jobs.decode(src, 3, 3, 0, 1)
+    with pytest.raises(ValueError):
+        jobs.decode(src, 0, 5, 8, 3)
+    with pytest.raises(ValueError):
+        jobs.check(-1, 2)
+    with pytest.raises(ValueError):
+        jobs.check(0, 1, b"short")
+    assert len(jobs) == 0 and jobs.run(0) is None
