@@ -16,18 +16,24 @@ Checks, in order:
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import TYPE_CHECKING, Any, Optional
 
 import zstandard
 
 from . import format as fmt
-from ._native import FrameScanner, parse_footer
+from ._native import DecodeJobs, FrameInfo, FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
+from .rebuild import BackgroundSha256
 
 if TYPE_CHECKING:
     from .reader import Layer
 
 SCAN_PIECE = 8 << 20
+#: Frames are decoded in parallel in jobs of about this many output bytes...
+PLAIN_JOB = 4 << 20
+#: ...gathered in batches of about this many output bytes.
+PLAIN_BATCH = 32 << 20
 
 
 class _HashSink:
@@ -43,42 +49,124 @@ class _HashSink:
         return len(data)
 
 
-def scan_and_decompress(layer: Layer) -> dict[str, Any]:
-    """Walk every frame and decompress the data frames; returns counts and the plain-pull DiffID.
-
-    Memory stays bounded whatever the frames expand to: output is handed over
-    (and hashed) in pieces of at most 1 MiB.
-    """
+def scan_frames_of(layer: Layer) -> list[FrameInfo]:
+    """Walk every frame of the blob (headers only, nothing decoded); return them in order."""
     data_end = layer.toc_position.offset - fmt.SKIPPABLE_HEADER_SIZE
-    sink = _HashSink()
-    out: Any = sink
-    writer = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_writer(out, write_size=1 << 20,
-                                                                               closefd=False)
     frames = []
-    zstd_frames = skippable = 0
     with FrameScanner() as scanner:
         offset = 0
         while offset < layer.size:
             piece = layer.read_range(offset, min(SCAN_PIECE, layer.size - offset))
             for f in scanner.feed(piece):
-                if f.skippable:
-                    skippable += 1
-                    frames.append(f)
-                else:
-                    zstd_frames += 1
-                    if f.offset + f.size > data_end:
-                        raise FormatError(f"zstd frame at {f.offset} runs into the layer metadata")
-            if offset < data_end:
-                part = piece[: max(0, min(len(piece), data_end - offset))]
-                try:
-                    writer.write(part)
-                except zstandard.ZstdError as exc:
-                    raise FormatError(f"zstd data near offset {offset}: {exc}") from None
+                if not f.skippable and f.offset + f.size > data_end:
+                    raise FormatError(f"zstd frame at {f.offset} runs into the layer metadata")
+                frames.append(f)
             offset += len(piece)
         scanner.finish()
-    _check_metadata_frames(layer, frames)
-    return {"zstdFrames": zstd_frames, "skippableFrames": skippable, "plainDiffID": "sha256:" + sink.sha.hexdigest(),
-            "plainSize": sink.count}
+    return frames
+
+
+def _plain_in_parallel(layer: Layer, frames: list[FrameInfo]) -> Optional[tuple[str, int]]:
+    """The plain decompression's sha256 and size, frames decoded in parallel on the native threads.
+
+    Needs every zstd frame to declare its content size (libzstd checks each
+    frame against it), so that each job knows its output size; None otherwise.
+    """
+    zstd_frames = [f for f in frames if not f.skippable]
+    if any(f.content_size is None for f in zstd_frames):
+        return None
+    hasher = BackgroundSha256()
+    try:
+        total = 0
+        batch: list[list[FrameInfo]] = []
+        group: list[FrameInfo] = []
+        group_out = batch_out = 0
+        for f in zstd_frames:
+            assert f.content_size is not None
+            if f.content_size == 0:
+                # a job stops at its last output byte, so it would not look at an empty frame
+                _decode_empty_frame(layer, f)
+                continue
+            if group and group_out + f.content_size > PLAIN_JOB:
+                batch.append(group)
+                batch_out += group_out
+                group, group_out = [], 0
+                if batch_out >= PLAIN_BATCH:
+                    total += _decode_groups(layer, batch, hasher)
+                    batch, batch_out = [], 0
+            group.append(f)
+            group_out += f.content_size
+        if group:
+            batch.append(group)
+        if batch:
+            total += _decode_groups(layer, batch, hasher)
+        return "sha256:" + hasher.hexdigest(), total
+    finally:
+        hasher.close()
+
+
+def _decode_empty_frame(layer: Layer, frame: FrameInfo) -> None:
+    # a reader really decodes the blocks (decompress() returns b"" for a declared size of 0),
+    # and asking for one byte bounds what a lying frame can make us hold
+    reader = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_reader(
+        io.BytesIO(layer.read_range(frame.offset, frame.size)))
+    try:
+        data = reader.read(1)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"zstd frame at {frame.offset}: {exc}") from None
+    if data:
+        raise FormatError(f"zstd frame at {frame.offset} holds more than the 0 bytes it declares")
+
+
+def _decode_groups(layer: Layer, groups: list[list[FrameInfo]], hasher: BackgroundSha256) -> int:
+    """Decode runs of frames (each run contiguous apart from skippable frames) into one arena; hash it."""
+    sizes = [sum(f.content_size or 0 for f in g) for g in groups]
+    arena = bytearray(sum(sizes))
+    jobs = DecodeJobs(arena)
+    at = 0
+    for group, size in zip(groups, sizes):
+        start, end = group[0].offset, group[-1].end
+        jobs.decode(jobs.source(layer.read_range(start, end - start)), 0, end - start, at, size)
+        at += size
+    failure = jobs.run(layer.threads)
+    if failure is not None:
+        index, exc = failure
+        raise type(exc)(f"zstd data in the frames at {groups[index][0].offset}..{groups[index][-1].end}: {exc}")
+    hasher.update(memoryview(arena))
+    return len(arena)
+
+
+def _plain_streamed(layer: Layer) -> tuple[str, int]:
+    """The plain decompression's sha256 and size, decoded as one stream (any frames)."""
+    data_end = layer.toc_position.offset - fmt.SKIPPABLE_HEADER_SIZE
+    sink = _HashSink()
+    out: Any = sink  # any object with write() will do
+    writer = zstandard.ZstdDecompressor(max_window_size=1 << 27).stream_writer(out, write_size=1 << 20,
+                                                                               closefd=False)
+    offset = 0
+    while offset < data_end:
+        piece = layer.read_range(offset, min(SCAN_PIECE, data_end - offset))
+        try:
+            writer.write(piece)
+        except zstandard.ZstdError as exc:
+            raise FormatError(f"zstd data near offset {offset}: {exc}") from None
+        offset += len(piece)
+    return "sha256:" + sink.sha.hexdigest(), sink.count
+
+
+def scan_and_decompress(layer: Layer) -> dict[str, Any]:
+    """Walk every frame and decompress the data frames; returns counts and the plain-pull DiffID.
+
+    Memory stays bounded whatever the frames expand to: output is produced in
+    batches of about PLAIN_BATCH bytes (streamed in 1 MiB pieces when a frame
+    does not declare its size).
+    """
+    frames = scan_frames_of(layer)
+    _check_metadata_frames(layer, [f for f in frames if f.skippable])
+    plain = _plain_in_parallel(layer, frames) or _plain_streamed(layer)
+    zstd_frames = sum(1 for f in frames if not f.skippable)
+    return {"zstdFrames": zstd_frames, "skippableFrames": len(frames) - zstd_frames, "plainDiffID": plain[0],
+            "plainSize": plain[1]}
 
 
 def _check_metadata_frames(layer: Layer, skippables: list[Any]) -> None:

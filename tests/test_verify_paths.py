@@ -1,0 +1,72 @@
+"""verify's plain-decompression pass: parallel (frames that declare their size) or streamed."""
+
+from __future__ import annotations
+
+import blobcraft as bc
+import pytest
+import zstandard
+
+import zstd_chunked
+from zstd_chunked import verify
+from zstd_chunked.errors import DigestMismatchError, FormatError
+
+TAR = bc.make_tar([("dir", "d"), ("file", "d/a", b"alpha" * 5000), ("file", "d/b", bytes(3000) + b"z"),
+                   ("file", "d/big", bytes(range(256)) * 2000), ("symlink", "d/l", "a")])
+
+
+def _with_extra_frame(frame: bytes) -> tuple[bytes, dict[str, str]]:
+    """The layer with one more zstd frame after the payload (chunk offsets do not move)."""
+    blob, ann = bc.convert_tar(TAR)
+    parts = bc.split_blob(blob, ann)
+    return bc.assemble(parts.payload + frame, parts.toc, parts.tarsplit)
+
+
+def _plain_both_ways(blob: bytes, ann: dict[str, str]) -> tuple[object, object]:
+    with zstd_chunked.open(blob, ann) as layer:
+        frames = verify.scan_frames_of(layer)
+        return verify._plain_in_parallel(layer, frames), verify._plain_streamed(layer)
+
+
+def test_parallel_and_streamed_passes_agree() -> None:
+    blob, ann = bc.convert_tar(TAR)
+    parallel, streamed = _plain_both_ways(blob, ann)
+    assert parallel is not None and parallel == streamed
+    assert parallel[1] == len(TAR)
+
+
+def test_empty_frame_is_decoded_and_accepted() -> None:
+    blob, ann = _with_extra_frame(bc.compress(b""))
+    parallel, streamed = _plain_both_ways(blob, ann)
+    assert parallel == streamed
+    with zstd_chunked.open(blob, ann) as layer:
+        assert layer.verify()["plainSize"] == len(TAR)
+
+
+def test_frame_declaring_no_bytes_but_holding_some_is_refused() -> None:
+    # an empty frame's header (content size 0, no checksum) followed by another frame's blocks
+    empty = zstandard.ZstdCompressor(write_checksum=False).compress(b"")
+    data = zstandard.ZstdCompressor(write_checksum=False, write_content_size=False).compress(b"x" * 100)
+    assert len(empty) == 9 and len(data) > 9  # header 6 + last empty block 3; header 6 + blocks
+    blob, ann = _with_extra_frame(empty[:6] + data[6:])
+    with zstd_chunked.open(blob, ann) as layer:
+        frames = verify.scan_frames_of(layer)
+        assert [f.content_size for f in frames if not f.skippable][-1] == 0
+        with pytest.raises(FormatError, match="zstd frame at"):
+            verify._plain_in_parallel(layer, frames)
+        with pytest.raises(FormatError):
+            layer.verify()
+
+
+def test_frame_without_content_size_takes_the_streamed_pass() -> None:
+    extra = zstandard.ZstdCompressor(write_content_size=False).compress(b"extra bytes")
+    blob, ann = _with_extra_frame(extra)
+    with zstd_chunked.open(blob, ann) as layer:
+        assert verify._plain_in_parallel(layer, verify.scan_frames_of(layer)) is None
+        with pytest.raises(DigestMismatchError):  # plain pull sees 11 more bytes than the rebuild
+            layer.verify()
+
+
+def test_frame_with_content_size_and_extra_data_is_caught() -> None:
+    blob, ann = _with_extra_frame(bc.compress(b"extra bytes"))
+    with zstd_chunked.open(blob, ann) as layer, pytest.raises(DigestMismatchError):
+        layer.verify()
