@@ -23,8 +23,20 @@
  *   - Cuts go straight to the caller's array; once it is full they go to a
  *     small internal queue and processing stops after the current step, so
  *     one step (at most 65 cuts) always fits.
+ *   - On x86-64 with AVX2 (checked at run time, kept in the chunker) the data
+ *     path first tries scan_avx2, which rolls 32 bytes at a time with vector
+ *     prefix sums and only tests whether any of them splits.  It stops before
+ *     any block that splits or is all zeros and leaves that block to the
+ *     byte-by-byte code, so every cut is still made by the scalar path.
  */
 #include "zck_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define ZCK_CHUNKER_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define ZCK_CHUNKER_HAVE_AVX2 0
+#endif
 
 #define ZCK_WINDOW 64u
 #define ZCK_HOLE_MIN 1024u
@@ -41,6 +53,7 @@ struct zck_chunker {
     uint64_t zrun;        /* length of the pending zero run */
     uint32_t n_tent;
     int finished;
+    int avx2; /* scan_avx2 may run here; asked once in zck_chunker_new, kept by reset */
     uint64_t tent[ZCK_WINDOW]; /* split points inside the pending zero run */
     uint8_t hist[ZCK_WINDOW];  /* last 64 bytes fed, oldest first (zeros before the start) */
     zck_cut queue[ZCK_QUEUE_CAP];
@@ -53,11 +66,131 @@ typedef struct {
     size_t n;
 } zck_cut_sink;
 
+/* ------------------------------------------------------------------ AVX2 */
+
+#if ZCK_CHUNKER_HAVE_AVX2
+
+/* Reads libgcc's / compiler-rt's CPU model (filled in once at load time,
+ * OS support for the YMM state included): cheap, but callers still cache it. */
+static int avx2_available(void)
+{
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
+/* Inclusive prefix sum of the sixteen 16-bit lanes of v (mod 2^16). */
+__attribute__((target("avx2"))) static inline __m256i prefix16_avx2(__m256i v)
+{
+    /* bytes 6-7 (lane 3) to lanes 4-7 of each half, zeros to lanes 0-3 */
+    const __m256i lane3 = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, 6, 7, 6, 7, 6, 7, 6, 7,
+                                           -1, -1, -1, -1, -1, -1, -1, -1, 6, 7, 6, 7, 6, 7, 6, 7);
+    /* bytes 14-15 (lane 7) to all lanes of each half */
+    const __m256i lane7 = _mm256_setr_epi8(14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15,
+                                           14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15);
+    __m256i t;
+    /* within each group of four lanes: bit shifts, which need no shuffle unit */
+    v = _mm256_add_epi16(v, _mm256_slli_epi64(v, 16));
+    v = _mm256_add_epi16(v, _mm256_slli_epi64(v, 32));
+    /* within each half: add the first group's total to the second group */
+    v = _mm256_add_epi16(v, _mm256_shuffle_epi8(v, lane3));
+    /* add the low half's total to the high half */
+    t = _mm256_shuffle_epi8(v, lane7);
+    return _mm256_add_epi16(v, _mm256_permute2x128_si256(t, t, 0x08));
+}
+
+/* Lane 15 of v in all sixteen lanes. */
+__attribute__((target("avx2"))) static inline __m256i last16_avx2(__m256i v)
+{
+    return _mm256_permute4x64_epi64(_mm256_shufflehi_epi16(v, 0xFF), 0xFF);
+}
+
+/* Roll b[i..) in blocks of 32 bytes, as run() would, as long as no byte of a
+ * block splits and the block is not all zeros; stop before the first block
+ * that fails (or when fewer than 32 bytes are left) and return its index.
+ * *u1 and *s2 are run()'s state, before and after.  *tz is the number of zero
+ * bytes the processed part ends with (less than 32: a whole zero block is
+ * never processed).
+ *
+ * Called with no zero run pending.  Zero bytes are rolled exactly like data
+ * bytes; only their split checks (tentative cuts) and holes differ, and
+ * neither can occur in what is processed here: a block with a split is left
+ * to the caller, and a run of >= 1024 zeros contains a whole zero block.
+ *
+ * Per byte k of a block, with x = ch - d and U, S the state before the block,
+ * u1[k] = U + sum(x[0..k]) and s2[k] = S + sum(v[0..k]), v = u1 - 64 * d: two
+ * prefix sums.  The split test needs only the low 16 bits of s2, so 16-bit
+ * lanes suffice, and u1 (the plain sum of the window, at most 64 * 255) fits
+ * them exactly.  Lane j holds bytes 2j (even) and 2j + 1 (odd): one prefix
+ * sum over the pair sums gives the odd positions, subtracting the odd term
+ * gives the even ones.  The full s2 is rebuilt on the way out from the sum of
+ * v over everything processed. */
+__attribute__((target("avx2"))) static size_t scan_avx2(const uint8_t *b, size_t i, size_t end,
+                                                        uint32_t *u1, uint32_t *s2, size_t *tz)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i lo8 = _mm256_set1_epi16(0xFF);
+    const __m256i ones = _mm256_set1_epi16(-1); /* a split: low 16 bits of s2 all ones */
+    const __m256i one = _mm256_set1_epi16(1);
+    __m256i u = _mm256_set1_epi16((short)(uint16_t)*u1);
+    __m256i s = _mm256_set1_epi16((short)(uint16_t)*s2);
+    __m256i sum_v = zero; /* 32-bit lanes: sum of v over the processed bytes, mod 2^32 */
+    uint32_t zmask = 0;   /* zero bytes of the last processed block */
+    __m128i t;
+
+    while (end - i >= 32) {
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(const void *)(b + i));
+        __m256i old = _mm256_loadu_si256((const __m256i *)(const void *)(b + i - ZCK_WINDOW));
+        uint32_t zm = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(raw, zero));
+        __m256i d_e, d_o, x_o, p, u_o, u_e, v_e, v_o, v, q, s_o, s_e, hit;
+        if (zm == 0xFFFFFFFFu)
+            break;
+        d_e = _mm256_and_si256(old, lo8);
+        d_o = _mm256_srli_epi16(old, 8);
+        x_o = _mm256_sub_epi16(_mm256_srli_epi16(raw, 8), d_o);
+        p = prefix16_avx2(_mm256_add_epi16(_mm256_sub_epi16(_mm256_and_si256(raw, lo8), d_e), x_o));
+        u_o = _mm256_add_epi16(u, p);
+        u_e = _mm256_sub_epi16(u_o, x_o);
+        v_e = _mm256_sub_epi16(u_e, _mm256_slli_epi16(d_e, 6));
+        v_o = _mm256_sub_epi16(u_o, _mm256_slli_epi16(d_o, 6));
+        v = _mm256_add_epi16(v_e, v_o); /* |v_e|, |v_o| <= 64 * 255: no overflow */
+        q = prefix16_avx2(v);
+        s_o = _mm256_add_epi16(s, q);
+        s_e = _mm256_sub_epi16(s_o, v_o);
+        hit = _mm256_or_si256(_mm256_cmpeq_epi16(s_e, ones), _mm256_cmpeq_epi16(s_o, ones));
+        if (!_mm256_testz_si256(hit, hit))
+            break;
+        u = _mm256_add_epi16(u, last16_avx2(p));
+        s = _mm256_add_epi16(s, last16_avx2(q));
+        sum_v = _mm256_add_epi32(sum_v, _mm256_madd_epi16(v, one));
+        zmask = zm;
+        i += 32;
+    }
+
+    t = _mm_add_epi32(_mm256_castsi256_si128(sum_v), _mm256_extracti128_si256(sum_v, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    *s2 += (uint32_t)_mm_cvtsi128_si32(t);
+    *u1 = (uint32_t)(uint16_t)_mm_extract_epi16(_mm256_castsi256_si128(u), 0);
+    *tz = (zmask >> 31) != 0 ? (size_t)__builtin_clz(~zmask) : 0;
+    return i;
+}
+
+#else
+
+static int avx2_available(void)
+{
+    return 0;
+}
+
+#endif
+
+/* --------------------------------------------------------------- chunker */
+
 zck_chunker *zck_chunker_new(void)
 {
     zck_chunker *c = (zck_chunker *)malloc(sizeof(*c));
     if (c == NULL)
         return NULL;
+    c->avx2 = avx2_available();
     zck_chunker_reset(c);
     return c;
 }
@@ -69,9 +202,12 @@ void zck_chunker_free(zck_chunker *c)
 
 void zck_chunker_reset(zck_chunker *c)
 {
+    int avx2;
     if (c == NULL)
         return;
+    avx2 = c->avx2;
     memset(c, 0, sizeof(*c));
+    c->avx2 = avx2;
     c->s1 = ZCK_S1_INIT;
     c->s2 = ZCK_S2_INIT;
 }
@@ -179,13 +315,29 @@ static size_t run(zck_chunker *c, zck_cut_sink *o, const uint8_t *b, size_t i, s
      * s2 += u1 - 64 * d, one operation less in the hot loop. */
     uint32_t u1 = c->s1 - ZCK_S1_INIT;
     uint32_t s2 = c->s2;
+#if ZCK_CHUNKER_HAVE_AVX2
+    size_t simd_from = i; /* scan_avx2 is not retried before here */
+#endif
 
     while (i < end) {
         if (c->zrun == 0) {
             /* Hot loop: non-zero data bytes, eight at a time when none of the
-             * eight is zero (the usual case), else one at a time. */
+             * eight is zero (the usual case), else one at a time.  With AVX2,
+             * scan_avx2 first takes what it can (zeros included); the block
+             * it stops at is done here before it is tried again. */
             for (;;) {
                 uint32_t ch, d;
+#if ZCK_CHUNKER_HAVE_AVX2
+                if (c->avx2 && i >= simd_from && end - i >= 32) {
+                    size_t tz;
+                    i = scan_avx2(b, i, end, &u1, &s2, &tz);
+                    simd_from = i + 32;
+                    if (tz > 0) {
+                        c->zrun = tz; /* it ended inside a zero run */
+                        break;
+                    }
+                }
+#endif
                 if (end - i >= 8) {
                     uint64_t v;
                     memcpy(&v, b + i, 8);
@@ -217,7 +369,7 @@ static size_t run(zck_chunker *c, zck_cut_sink *o, const uint8_t *b, size_t i, s
                         goto out;
                 }
             }
-            c->run_start = pos0 + i;
+            c->run_start = pos0 + i - c->zrun; /* zrun: 0, or what scan_avx2 left */
         }
         /* Inside a zero run. */
         while (i < end && b[i] == 0) {

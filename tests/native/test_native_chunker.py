@@ -113,6 +113,37 @@ def test_split_inside_zero_run(zeros: int, run: str) -> None:
     assert chunk_all(data, [len(head) + 1, 5]) == expected
 
 
+def sparse_zero_data(seed: int, size: int) -> bytes:
+    """Machine-code-like bytes: short runs of data and of zeros (the AVX2 path
+    rolls those as data), now and then a zero run around the 32-byte block,
+    window and hole sizes, and a split at the end of a short zero run."""
+    rng = random.Random(seed)
+    out = bytearray()
+    while len(out) < size:
+        r = rng.random()
+        if r < 0.45:
+            out += bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 40)))
+        elif r < 0.9:
+            out += bytes(rng.randrange(1, 8))
+        elif r < 0.97:
+            out += bytes(rng.choice([31, 32, 33, 63, 64, 65, 95, 96, 97, 1023, 1024, 1025]))
+        else:
+            zeros = rng.randrange(1, 63)
+            out += split_window(zeros, rng.randrange(2**30)) + bytes(zeros)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sparse_zero_data_matches_model(seed: int) -> None:
+    data = sparse_zero_data(seed, 300_000)
+    expected = reference_chunks(data)
+    assert len(expected) > 20
+    assert chunk_all(data) == expected
+    assert chunk_all(data, [1, 31, 32, 33, 64, 65, 4096]) == expected
+    rng = random.Random(seed)
+    assert chunk_all(data, [rng.randrange(1, 3000) for _ in range(50)]) == expected
+
+
 def test_random_data_matches_model() -> None:
     rng = random.Random(1234)
     data = rng.randbytes(400_000)
@@ -127,6 +158,7 @@ SEGMENT = st.one_of(
     st.sampled_from([1, 2, 63, 64, 65, 100, 1000, 1022, 1023, 1024, 1025, 1100, 5000]).map(bytes),
     st.tuples(st.integers(1, 62), st.integers(0, 1000)).map(lambda t: split_window(*t)),
     st.integers(0, 2**32).map(lambda seed: random.Random(seed).randbytes(70000)),
+    st.integers(0, 2**32).map(lambda seed: sparse_zero_data(seed, 5000)),
 )
 
 
