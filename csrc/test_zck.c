@@ -589,12 +589,60 @@ static void test_decompress(void)
     CHECK_RC(zck_decompress_batch(1, jobs + 2, 1), ZCK_E_SHA256_MISMATCH);
     jobs[2].src = frames[2]; /* check-only with a source */
     CHECK_RC(zck_decompress_batch(1, jobs + 2, 1), ZCK_E_INVALID_ARGUMENT);
-    jobs[1].checks = 8u; /* unknown bit */
+    jobs[1].checks = 16u; /* unknown bit */
     CHECK_RC(zck_decompress_batch(1, jobs + 1, 1), ZCK_E_INVALID_ARGUMENT);
     jobs[1].checks = 0;
     jobs[1].reserved = 1;
     CHECK_RC(zck_decompress_batch(1, jobs + 1, 1), ZCK_E_INVALID_ARGUMENT);
     CHECK(strcmp(zck_error_name(ZCK_E_CRC64_MISMATCH), "ZCK_E_CRC64_MISMATCH") == 0);
+
+    /* EXACT: the source must hold exactly dst_size bytes */
+    {
+        static uint8_t two[100000];
+        uint8_t *cat = (uint8_t *)malloc(flen[0] + flen[1] + 64);
+        size_t empty_len = 0, pos;
+        uint8_t *empty = compress_copy(src[0], 0, 1, &empty_len);
+        zck_djob j;
+        CHECK(cat != NULL && empty != NULL);
+        if (cat != NULL && empty != NULL) {
+            memcpy(cat, frames[0], flen[0]);
+            pos = flen[0];
+            memcpy(cat + pos, empty, empty_len); /* an empty frame ... */
+            pos += empty_len;
+            (void)zck_skippable_write(0, cat + pos); /* ... and an empty skippable one */
+            pos += 8;
+            memset(&j, 0, sizeof(j));
+            j.src = cat;
+            j.src_size = pos;
+            j.dst = two;
+            j.dst_size = 50000;
+            j.checks = ZCK_CHECK_EXACT;
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_OK);
+            CHECK(j.produced == 50000 && memcmp(two, src[0], 50000) == 0);
+            memcpy(cat + pos, frames[1], flen[1]); /* a frame with bytes after the expected ones */
+            j.src_size = pos + flen[1];
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_E_EXTRA_DATA);
+            j.checks = 0; /* without EXACT the rest is ignored */
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_OK);
+            j.checks = ZCK_CHECK_EXACT;
+            j.src_size = pos + flen[1] - 3; /* input cut inside the extra frame */
+            CHECK(zck_decompress_batch(1, &j, 1) != ZCK_OK);
+            j.src_size = flen[0] - 2; /* cut inside the expected frame */
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_E_DATA_TRUNCATED);
+            j.dst_size = 40000; /* fewer bytes expected than the frame holds */
+            j.src_size = flen[0];
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_E_EXTRA_DATA);
+            j.dst_size = 0; /* nothing expected: only empty frames allowed */
+            j.src = empty;
+            j.src_size = empty_len;
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_OK);
+            j.src = cat;
+            j.src_size = flen[0];
+            CHECK_RC(zck_decompress_batch(1, &j, 1), ZCK_E_EXTRA_DATA);
+        }
+        free(cat);
+        free(empty);
+    }
     for (i = 0; i < N; i++)
         free(frames[i]);
 }

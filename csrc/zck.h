@@ -64,6 +64,7 @@ enum zck_error {
     ZCK_E_CHECKSUM = 62,               /* libzstd: content checksum mismatch */
     ZCK_E_WINDOW_TOO_LARGE = 63,       /* frame needs a window above the configured cap */
     ZCK_E_NOT_ZSTD = 64,               /* libzstd: unknown frame magic */
+    ZCK_E_EXTRA_DATA = 65,             /* the frames hold more bytes than expected */
 
     /* content checks (80..89) */
     ZCK_E_SHA256_MISMATCH = 80,        /* bytes do not have the expected SHA-256 */
@@ -368,7 +369,10 @@ int zck_pool_submit_pjobs(zck_pool *p, zck_pjob *jobs, size_t n);
 enum zck_djob_checks {
     ZCK_CHECK_SHA256 = 1,      /* after decoding, SHA-256 of dst must equal sha256 */
     ZCK_CHECK_CRC64 = 2,       /* after decoding, zck_crc64_update(0, dst) must equal crc64 */
-    ZCK_CHECK_ONLY = 4         /* dst already holds the bytes: no decoding (src must be NULL, 0) */
+    ZCK_CHECK_ONLY = 4,        /* dst already holds the bytes: no decoding (src must be NULL, 0) */
+    ZCK_CHECK_EXACT = 8        /* src must hold exactly dst_size bytes: the frames after the last
+                                * byte must be empty or skippable, and src must end on a frame
+                                * boundary (else ZCK_E_EXTRA_DATA, ZCK_E_DATA_TRUNCATED) */
 };
 
 typedef struct {
@@ -392,8 +396,9 @@ typedef struct {
  * batch can check a whole file whose chunks the first batch decoded.
  * Job errors: ZCK_E_DATA_TRUNCATED, ZCK_E_CORRUPT, ZCK_E_CHECKSUM,
  * ZCK_E_WINDOW_TOO_LARGE, ZCK_E_NOT_ZSTD, ZCK_E_NOMEM, ZCK_E_ZSTD,
- * ZCK_E_SHA256_MISMATCH, ZCK_E_CRC64_MISMATCH, ZCK_E_INVALID_ARGUMENT
- * (unknown checks bits, reserved != 0, CHECK_ONLY with a src). */
+ * ZCK_E_SHA256_MISMATCH, ZCK_E_CRC64_MISMATCH, ZCK_E_EXTRA_DATA (EXACT),
+ * ZCK_E_INVALID_ARGUMENT (unknown checks bits, reserved != 0, CHECK_ONLY
+ * with a src). */
 int zck_decompress_batch(unsigned nthreads, zck_djob *jobs, size_t n);
 /* Same with an explicit window cap: windowlog_max in 10..31 (0 selects 27). */
 int zck_decompress_batch_ex(unsigned nthreads, unsigned windowlog_max, zck_djob *jobs, size_t n);

@@ -19,7 +19,7 @@ typedef struct {
     int sha_ni; /* zck_sha256_ni_available(), asked once per batch */
 } zck_dbatch;
 
-#define ZCK_CHECK_ALL ((uint32_t)(ZCK_CHECK_SHA256 | ZCK_CHECK_CRC64 | ZCK_CHECK_ONLY))
+#define ZCK_CHECK_ALL ((uint32_t)(ZCK_CHECK_SHA256 | ZCK_CHECK_CRC64 | ZCK_CHECK_ONLY | ZCK_CHECK_EXACT))
 
 /* The checks a job asked for, on the dst_size bytes at dst. */
 static int check_output(const zck_djob *j, int sha_ni)
@@ -40,13 +40,48 @@ static int check_output(const zck_djob *j, int sha_ni)
 
 static const uint8_t zck_dempty = 0;
 
+/* A libzstd error while decoding.  Streaming never needs a larger output
+ * buffer, so "destination too small" can only come from a frame whose
+ * blocks hold more than its header declares: corrupt data. */
+static int decode_error(size_t r)
+{
+    int e = zck_from_zstd_error(r);
+    return e == ZCK_E_DST_TOO_SMALL ? ZCK_E_CORRUPT : e;
+}
+
+/* ZCK_CHECK_EXACT, once dst is full: the rest of the input must hold no more
+ * bytes.  The current frame is finished (its checksum read), every later
+ * frame must be empty or skippable, and the input must end on a frame
+ * boundary.  r is libzstd's last return value (0: a frame just ended). */
+static int drain_exact(ZSTD_DCtx *d, ZSTD_inBuffer *in, size_t r)
+{
+    uint8_t spare;
+    for (;;) {
+        ZSTD_outBuffer o;
+        size_t in_before = in->pos;
+        if (r == 0 && in->pos == in->size)
+            return ZCK_OK;
+        o.dst = &spare;
+        o.size = 1;
+        o.pos = 0;
+        r = ZSTD_decompressStream(d, &o, in);
+        if (ZSTD_isError(r))
+            return decode_error(r);
+        if (o.pos > 0)
+            return ZCK_E_EXTRA_DATA;
+        if (in->pos == in_before)
+            return in->pos == in->size ? ZCK_E_DATA_TRUNCATED : ZCK_E_CORRUPT;
+    }
+}
+
 static void decode_job(ZSTD_DCtx *d, zck_djob *j)
 {
     ZSTD_inBuffer in;
     ZSTD_outBuffer out;
     size_t r = 0;
+    int exact = (j->checks & ZCK_CHECK_EXACT) != 0;
 
-    if (j->dst_size == 0)
+    if (j->dst_size == 0 && !exact)
         return;
     if (d == NULL) {
         j->error = ZCK_E_NOMEM;
@@ -63,7 +98,7 @@ static void decode_job(ZSTD_DCtx *d, zck_djob *j)
         size_t in_before = in.pos, out_before = out.pos;
         r = ZSTD_decompressStream(d, &out, &in);
         if (ZSTD_isError(r)) {
-            j->error = zck_from_zstd_error(r);
+            j->error = decode_error(r);
             j->produced = out.pos;
             return;
         }
@@ -72,6 +107,11 @@ static void decode_job(ZSTD_DCtx *d, zck_djob *j)
             j->produced = out.pos;
             return;
         }
+    }
+    if (exact) {
+        j->error = drain_exact(d, &in, r);
+        j->produced = out.pos;
+        return;
     }
     /* All bytes are there.  If the frame that produced the last of them is
      * not finished yet, let libzstd read what remains of it (normally just
@@ -82,7 +122,7 @@ static void decode_job(ZSTD_DCtx *d, zck_djob *j)
         size_t in_before = in.pos;
         r = ZSTD_decompressStream(d, &out, &in);
         if (ZSTD_isError(r)) {
-            j->error = zck_from_zstd_error(r);
+            j->error = decode_error(r);
             break;
         }
         if (in.pos == in_before) {

@@ -41,6 +41,7 @@ const char *zck_error_name(int code)
     case ZCK_E_CHECKSUM: return "ZCK_E_CHECKSUM";
     case ZCK_E_WINDOW_TOO_LARGE: return "ZCK_E_WINDOW_TOO_LARGE";
     case ZCK_E_NOT_ZSTD: return "ZCK_E_NOT_ZSTD";
+    case ZCK_E_EXTRA_DATA: return "ZCK_E_EXTRA_DATA";
     case ZCK_E_SHA256_MISMATCH: return "ZCK_E_SHA256_MISMATCH";
     case ZCK_E_CRC64_MISMATCH: return "ZCK_E_CRC64_MISMATCH";
     default: return "ZCK_E_UNKNOWN";
@@ -85,6 +86,7 @@ const char *zck_error_message(int code)
     case ZCK_E_CHECKSUM: return "zstd content checksum mismatch";
     case ZCK_E_WINDOW_TOO_LARGE: return "zstd frame needs a window above the limit";
     case ZCK_E_NOT_ZSTD: return "not zstd data";
+    case ZCK_E_EXTRA_DATA: return "frames hold more bytes than expected";
     case ZCK_E_SHA256_MISMATCH: return "SHA-256 digest mismatch";
     case ZCK_E_CRC64_MISMATCH: return "CRC-64 mismatch";
     default: return "unknown error";

@@ -70,3 +70,48 @@ def test_frame_with_content_size_and_extra_data_is_caught() -> None:
     blob, ann = _with_extra_frame(bc.compress(b"extra bytes"))
     with zstd_chunked.open(blob, ann) as layer, pytest.raises(DigestMismatchError):
         layer.verify()
+
+
+# ------------------------------------------------------------------ single pass
+
+
+def test_writer_and_reference_layouts_take_the_single_pass() -> None:
+    import vectors_util
+
+    blob, ann = bc.convert_tar(TAR)
+    with zstd_chunked.open(blob, ann) as layer:
+        report = layer.verify()
+    assert report["singlePass"] is True and report["plainDiffID"] == report["rebuiltDiffID"]
+    for case in vectors_util.local_cases():
+        if case.old_format:
+            continue
+        with zstd_chunked.open(case.blob, case.annotations) as layer:
+            report = layer.verify(case.expected["diffid"])
+        assert report["singlePass"] is True and report["diffIDMatches"], case.name
+
+
+def test_empty_frame_in_a_gap_keeps_the_single_pass() -> None:
+    blob, ann = _with_extra_frame(bc.compress(b""))
+    with zstd_chunked.open(blob, ann) as layer:
+        assert layer.verify()["singlePass"] is True
+
+
+def _last_zstd_frame(blob: bytes, ann: dict[str, str]) -> tuple[int, int, int]:
+    with zstd_chunked.open(blob, ann) as layer:
+        last = [f for f in verify.scan_frames_of(layer) if not f.skippable][-1]
+    data = bc.decompress(blob[last.offset:last.end])
+    return last.offset, last.end, len(data)
+
+
+def test_gap_with_other_bytes_of_the_same_length_is_caught() -> None:
+    """The last frame holds the end-of-archive blocks: same length, other bytes, no offset moves."""
+    blob, ann = bc.convert_tar(TAR)
+    start, end, size = _last_zstd_frame(blob, ann)
+    parts = bc.split_blob(blob, ann)
+    assert end == len(parts.payload) and size >= 1024
+    forged, forged_ann = bc.assemble(parts.payload[:start] + bc.compress(b"\x01" * size), parts.toc, parts.tarsplit)
+    with zstd_chunked.open(forged, forged_ann) as layer:
+        gaps = verify._gaps_if_writer_layout(layer, verify.scan_frames_of(layer))
+        assert gaps is not None and not verify._check_gaps(layer, gaps)
+        with pytest.raises(DigestMismatchError, match="decompresses to"):
+            layer.verify()

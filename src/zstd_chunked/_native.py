@@ -98,6 +98,7 @@ _FORMAT_CODES = frozenset(
         lib.ZCK_E_CORRUPT,
         lib.ZCK_E_CHECKSUM,
         lib.ZCK_E_NOT_ZSTD,
+        lib.ZCK_E_EXTRA_DATA,
     ]
 )
 _LIMIT_CODES = frozenset([lib.ZCK_E_WINDOW_TOO_LARGE, lib.ZCK_E_OVERFLOW])
@@ -1063,7 +1064,8 @@ class DecodeJobs:
         self._arena = arena
         self._base = ffi.from_buffer("uint8_t[]", arena, require_writable=True)
         self._sources: list[Any] = []
-        self._specs: list[tuple[int, int, int, int, int, bytes | None, int | None]] = []
+        # (source handle, offset, length, dst, size, sha256, crc64, base checks)
+        self._specs: list[tuple[int, int, int, int, int, bytes | None, int | None, int]] = []
 
     def __len__(self) -> int:
         return len(self._specs)
@@ -1080,19 +1082,25 @@ class DecodeJobs:
             raise ValueError("a SHA-256 digest is 32 bytes")
 
     def decode(self, source: int, offset: int, length: int, dst: int, size: int,
-               sha256: bytes | None = None, crc64: int | None = None) -> int:
-        """Decode ``size`` bytes from ``source[offset:offset + length]`` into the arena at ``dst``."""
+               sha256: bytes | None = None, crc64: int | None = None, *, exact: bool = False) -> int:
+        """Decode ``size`` bytes from ``source[offset:offset + length]`` into the arena at ``dst``.
+
+        Without ``exact``, decoding stops after ``size`` bytes (the frame that
+        made the last of them is finished) and the rest of the input is
+        ignored; with it, the input must hold exactly ``size`` bytes and end on
+        a frame boundary.
+        """
         src = self._sources[source]
         if offset < 0 or length < 0 or offset + length > len(src):
             raise ValueError(f"job input {offset}:{length} is outside the {len(src)}-byte source")
         self._dst(dst, size, sha256)
-        self._specs.append((source, offset, length, dst, size, sha256, crc64))
+        self._specs.append((source, offset, length, dst, size, sha256, crc64, lib.ZCK_CHECK_EXACT if exact else 0))
         return len(self._specs) - 1
 
     def check(self, dst: int, size: int, sha256: bytes | None = None, crc64: int | None = None) -> int:
         """Check ``arena[dst:dst + size]`` as it is (after the jobs of an earlier :meth:`run`)."""
         self._dst(dst, size, sha256)
-        self._specs.append((-1, 0, 0, dst, size, sha256, crc64))
+        self._specs.append((-1, 0, 0, dst, size, sha256, crc64, lib.ZCK_CHECK_ONLY))
         return len(self._specs) - 1
 
     def run(self, threads: int) -> tuple[int, Exception] | None:
@@ -1109,15 +1117,11 @@ class DecodeJobs:
             return None
         jobs = ffi.new("zck_djob[]", n)
         base, sources = self._base, self._sources
-        only = lib.ZCK_CHECK_ONLY
-        for i, (source, offset, length, dst, size, sha, crc) in enumerate(self._specs):
+        for i, (source, offset, length, dst, size, sha, crc, checks) in enumerate(self._specs):
             j = jobs[i]
-            checks = 0
             if source >= 0:
                 j.src = sources[source] + offset
                 j.src_size = length
-            else:
-                checks = only
             j.dst = base + dst
             j.dst_size = size
             if sha is not None:

@@ -119,9 +119,10 @@ class _Batch:
     other than sha256 are checked here in Python.
     """
 
-    def __init__(self, layer: Layer, batch: list[Any]) -> None:
+    def __init__(self, layer: Layer, batch: list[Any], exact_frames: bool = False) -> None:
         self.layer = layer
         self.batch = batch
+        self.exact_frames = exact_frames
         total = 0
         for item in batch:
             total += item.content.entry.size if isinstance(item, _File) else len(item)
@@ -135,7 +136,7 @@ class _Batch:
     def _sources(self) -> dict[int, tuple[int, int, int]]:
         """Read the batch's data chunks with few requests: chunk offset -> (source, start, length)."""
         data_chunks = [c for item in self.batch if isinstance(item, _File) for c in item.content.chunks
-                       if not c.zeros]
+                       if self.exact_frames or not c.zeros]
         where: dict[int, tuple[int, int, int]] = {}
         if not data_chunks:
             return where
@@ -189,17 +190,18 @@ class _Batch:
             at = pos
             for c in chunks:
                 chunk_what = (f"chunk at {c.offset}", f"file integrity checksum failed for {name}")
+                zeros = c.zeros and not self.exact_frames
                 if single:  # one job checks the chunk, the file and its CRC
-                    if c.zeros:
+                    if zeros:
                         self._check(first, self.first_what, at, c.size, file_digest, crc, file_what)
                     else:
                         raw = sha256_raw(file_digest)
                         if raw is None:
                             self.python_checks.append((at, c.size, file_digest, file_what[0]))
                         source, offset, length = where[c.offset]
-                        first.decode(source, offset, length, at, c.size, raw, crc)
+                        first.decode(source, offset, length, at, c.size, raw, crc, exact=self.exact_frames)
                         self.first_what.append(file_what)
-                elif c.zeros:
+                elif zeros:
                     if c.digest:
                         self._check(first, self.first_what, at, c.size, c.digest, None, chunk_what)
                 else:
@@ -207,7 +209,7 @@ class _Batch:
                     if c.digest and raw is None:
                         self.python_checks.append((at, c.size, c.digest, chunk_what[0]))
                     source, offset, length = where[c.offset]
-                    first.decode(source, offset, length, at, c.size, raw)
+                    first.decode(source, offset, length, at, c.size, raw, exact=self.exact_frames)
                     self.first_what.append(chunk_what)
                 at += c.size
             if not single:
@@ -266,11 +268,12 @@ class _BatchRunner:
         self._pool.shutdown(wait=True)
 
 
-def _batchable(content: FileContent) -> bool:
+def batchable(content: FileContent) -> bool:
+    """Whether a file is small enough to go into a batch (else it is streamed)."""
     return content.entry.size <= SMALL_FILE and all(c.end - c.offset <= SMALL_FILE for c in content.chunks)
 
 
-def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
+def write_tar(layer: Layer, write: Any, *, batched: bool = True, exact_frames: bool = False) -> str:
     """Emit the rebuilt tar through ``write`` and return its sha256 digest.
 
     With ``batched``, small files are handled in batches: their chunk ranges
@@ -278,6 +281,9 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
     native threads; large files are streamed. Without it every file is read
     through ``layer.iter_file`` (for wrappers that supply contents from
     elsewhere). Every chunk digest, file digest and tar-split CRC is checked.
+    With ``exact_frames`` (used by verify) the frames of every chunk of a
+    batched file must hold exactly its bytes, zero chunks included (they are
+    decoded instead of written as zeros).
     """
     hasher = BackgroundSha256()
     def out(data: Any) -> None:
@@ -308,15 +314,15 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
                     raise DigestMismatchError(f"file integrity checksum failed for {name!r}")
                 continue
             content = layer.content_of(toc_entry)
-            if batched and _batchable(content):
+            if batched and batchable(content):
                 batch.append(_File(name, content, entry.payload))
                 batch_bytes += toc_entry.size
                 if batch_bytes >= BATCH_BYTES:
-                    runner.submit(_Batch(layer, batch))
+                    runner.submit(_Batch(layer, batch, exact_frames))
                     batch, batch_bytes = [], 0
                 continue
             if batch:
-                runner.submit(_Batch(layer, batch))
+                runner.submit(_Batch(layer, batch, exact_frames))
                 batch, batch_bytes = [], 0
             runner.wait()
             crc = 0
@@ -326,7 +332,7 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True) -> str:
             if entry.payload is None or crc.to_bytes(8, "big") != entry.payload:
                 raise DigestMismatchError(f"file integrity checksum failed for {name!r}")
         if batch:
-            runner.submit(_Batch(layer, batch))
+            runner.submit(_Batch(layer, batch, exact_frames))
         runner.wait()
         return "sha256:" + hasher.hexdigest()
     finally:

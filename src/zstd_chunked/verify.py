@@ -154,19 +154,115 @@ def _plain_streamed(layer: Layer) -> tuple[str, int]:
     return "sha256:" + sink.sha.hexdigest(), sink.count
 
 
-def scan_and_decompress(layer: Layer) -> dict[str, Any]:
+def scan_and_decompress(layer: Layer, frames: Optional[list[FrameInfo]] = None) -> dict[str, Any]:
     """Walk every frame and decompress the data frames; returns counts and the plain-pull DiffID.
 
     Memory stays bounded whatever the frames expand to: output is produced in
     batches of about PLAIN_BATCH bytes (streamed in 1 MiB pieces when a frame
     does not declare its size).
     """
-    frames = scan_frames_of(layer)
-    _check_metadata_frames(layer, [f for f in frames if f.skippable])
+    if frames is None:
+        frames = scan_frames_of(layer)
+        _check_metadata_frames(layer, [f for f in frames if f.skippable])
     plain = _plain_in_parallel(layer, frames) or _plain_streamed(layer)
+    return {**_frame_counts(frames), "plainDiffID": plain[0], "plainSize": plain[1]}
+
+
+def _frame_counts(frames: list[FrameInfo]) -> dict[str, int]:
     zstd_frames = sum(1 for f in frames if not f.skippable)
-    return {"zstdFrames": zstd_frames, "skippableFrames": len(frames) - zstd_frames, "plainDiffID": plain[0],
-            "plainSize": plain[1]}
+    return {"zstdFrames": zstd_frames, "skippableFrames": len(frames) - zstd_frames}
+
+
+# ------------------------------------------------------------------ single pass
+#
+# The plain decompression P is what the zstd frames of the payload hold, in
+# blob order; the rebuilt tar R is the tar-split's segments with the file
+# bodies in between, each body made of its chunks' byte ranges.  When those
+# ranges are laid out as writers lay them out (whole frames, each file's
+# chunks back to back, files in tar-split order), the payload splits into the
+# chunk ranges and the "gaps" between files.  The rebuild decodes every chunk
+# range requiring it to hold exactly the chunk (zero chunks included); if also
+# every gap holds exactly the segments between the same two files, then
+# P == R, byte for byte.  The gaps (tar headers, a few percent of the data)
+# are decoded and compared, and the data is decoded and hashed once instead of
+# twice.  Any other layout takes the two-pass route.
+
+
+class _Gap:
+    """A byte range of the payload between two files' chunks, and the segments it must hold."""
+
+    __slots__ = ("start", "end", "segments")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = start
+        self.segments: list[bytes] = []
+
+
+def _gaps_if_writer_layout(layer: Layer, frames: list[FrameInfo]) -> Optional[list[_Gap]]:
+    """The gaps to compare when the layout allows the single pass; None when it does not."""
+    from .rebuild import batchable
+
+    data_end = layer.toc_position.offset - fmt.SKIPPABLE_HEADER_SIZE
+    starts = {f.offset for f in frames if f.offset < data_end}
+    bounds = starts | {f.end for f in frames if f.end <= data_end} | {0}
+    gaps = [_Gap(0)]
+    for entry in layer.tarsplit_entries():
+        if entry.type == fmt.TARSPLIT_SEGMENT_TYPE:
+            if entry.payload:
+                gaps[-1].segments.append(entry.payload)
+            continue
+        if entry.size <= 0:
+            continue
+        try:
+            toc_entry = layer.entry_exact(entry.raw_name.decode("utf-8", "surrogateescape"))
+        except KeyError:
+            return None  # the rebuild reports it
+        if toc_entry.type != fmt.TYPE_REG or toc_entry.size != entry.size:
+            return None
+        content = layer.content_of(toc_entry)
+        if not content.chunks or not batchable(content):
+            return None  # streamed files are not decoded with exact frames
+        gap = gaps[-1]
+        gap.end = content.chunks[0].offset
+        if gap.end < gap.start or gap.end not in starts:
+            return None
+        position = gap.end
+        for c in content.chunks:
+            if c.offset != position or c.end not in bounds:
+                return None  # something between two chunks of one file, or a cut frame
+            position = c.end
+        gaps.append(_Gap(position))
+    gaps[-1].end = data_end
+    return gaps
+
+
+def _check_gaps(layer: Layer, gaps: list[_Gap]) -> bool:
+    """Decode every gap (in parallel); True when each holds exactly its segments."""
+    todo = [g for g in gaps if g.end > g.start or g.segments]
+    for first in range(0, len(todo), 4096):
+        group = todo[first:first + 4096]
+        sizes = [sum(len(s) for s in g.segments) for g in group]
+        arena = bytearray(sum(sizes))
+        jobs = DecodeJobs(arena)
+        at = 0
+        for g, size in zip(group, sizes):
+            if g.end > g.start:
+                jobs.decode(jobs.source(layer.read_range(g.start, g.end - g.start)), 0, g.end - g.start, at, size,
+                            exact=True)
+            elif size:
+                return False  # segments with no frames to hold them
+            at += size
+        failure = jobs.run(layer.threads)
+        if failure is not None:
+            return False  # the two-pass route reports what is wrong
+        view = memoryview(arena)
+        at = 0
+        for g, size in zip(group, sizes):
+            if view[at:at + size] != b"".join(g.segments):
+                return False
+            at += size
+    return True
 
 
 def _check_metadata_frames(layer: Layer, skippables: list[Any]) -> None:
@@ -212,19 +308,29 @@ def verify_layer(layer: Layer, diff_id: Optional[str] = None) -> dict[str, Any]:
     from .rebuild import write_tar
 
     report: dict[str, Any] = {"authenticated": layer.authenticated}
-    report.update(scan_and_decompress(layer))
+    frames = scan_frames_of(layer)
+    _check_metadata_frames(layer, [f for f in frames if f.skippable])
     files = [e for e in layer.entries() if e.type == fmt.TYPE_REG and e.size > 0]
-    report["filesVerified"] = len(files)
-    if not layer.has_tarsplit:  # otherwise the rebuild below reads (and checks) every file
-        for entry in files:
-            for _ in layer.iter_file(layer.content_of(entry)):
-                pass
+    gaps = _gaps_if_writer_layout(layer, frames) if layer.has_tarsplit else None
+    if gaps is not None and _check_gaps(layer, gaps):
+        # one pass: the plain stream is the rebuilt tar, frame for frame
+        rebuilt = write_tar(layer, lambda _piece: None, exact_frames=True)
+        report.update(_frame_counts(frames))
+        report.update(plainDiffID=rebuilt, plainSize=layer.tar_size, rebuiltDiffID=rebuilt, singlePass=True)
     else:
-        rebuilt = write_tar(layer, lambda _piece: None)
-        report["rebuiltDiffID"] = rebuilt
-        if rebuilt != report["plainDiffID"]:
-            raise DigestMismatchError(
-                f"the blob decompresses to {report['plainDiffID']} but its tar-split rebuilds {rebuilt}")
+        report.update(scan_and_decompress(layer, frames))
+        report["singlePass"] = False
+        if layer.has_tarsplit:
+            rebuilt = write_tar(layer, lambda _piece: None)
+            report["rebuiltDiffID"] = rebuilt
+            if rebuilt != report["plainDiffID"]:
+                raise DigestMismatchError(
+                    f"the blob decompresses to {report['plainDiffID']} but its tar-split rebuilds {rebuilt}")
+        else:  # without a tar-split, read (and check) every file
+            for entry in files:
+                for _ in layer.iter_file(layer.content_of(entry)):
+                    pass
+    report["filesVerified"] = len(files)
     report["diffID"] = report.get("rebuiltDiffID", report["plainDiffID"])
     if diff_id is not None:
         if report["diffID"] != diff_id:
