@@ -432,3 +432,74 @@ def test_tarfile_round_trip(tar_format: int, data: st.DataObject) -> None:
     assert len(headers) == len(members)
     for hdr, info in zip(headers, members):
         assert_header_matches(hdr, info)
+
+
+# --- the decoder's fast path for canonical lines agrees with the general path ------------------
+
+
+_NAMES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8) | st.sampled_from(
+    ["a", "dir/file", "with space", 'q"uote', "back\\slash", "\x7f", "\u00e9", "x/../y"])
+
+
+@st.composite
+def _tarsplit_documents(draw: Any) -> bytes:
+    lines: list[bytes] = []
+    enc = TarSplitEncoder(lines.append)
+    for i in range(draw(st.integers(0, 12))):
+        if draw(st.booleans()):
+            enc.add_segment(draw(st.binary(min_size=1, max_size=40)))
+        else:
+            size = draw(st.sampled_from([0, 1, 7, 1 << 40]))
+            try:
+                enc.add_file(draw(_NAMES) + f"#{i}", size, draw(st.binary(min_size=8, max_size=8)) if size else None)
+            except UnsupportedTarError:
+                pass
+    out = []
+    for line in lines:  # mutations that only the general path may accept
+        kind = draw(st.sampled_from(["keep"] * 6 + ["crlf", "space", "upper", "blank", "badpad", "nocrc"]))
+        if kind == "crlf":
+            line = line[:-1] + b"\r\n"
+        elif kind == "space":
+            line = b" " + line
+        elif kind == "upper":
+            line = line.replace(b'"type"', b'"TYPE"')
+        elif kind == "blank":
+            line = b"\n" + line
+        elif kind == "badpad":
+            line = line.replace(b'=",', b'",', 1)
+        elif kind == "nocrc":
+            line = line.replace(b',"payload":"', b',"payload":null,"x":"', 1)
+        out.append(line)
+    return b"".join(out)
+
+
+def _outcome(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except (FormatError, LimitExceededError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_tarsplit_documents(), st.integers(1, 64))
+def test_fast_path_equals_general_path(doc: bytes, piece: int) -> None:
+    from zstd_chunked import tarsplit
+
+    def general() -> list[Any]:
+        seen: set[str] = set()
+        entries = []
+        for no, line in enumerate(doc.splitlines(keepends=True), start=1):
+            entry = tarsplit._general_entry(line, no)
+            if entry is None:
+                continue
+            if entry.type == 1:
+                key = tarsplit.go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
+                if key in seen:
+                    raise FormatError("duplicate")
+                seen.add(key)
+            entries.append(entry)
+        return entries
+
+    expected = _outcome(general)
+    assert _outcome(lambda: list(iter_tarsplit(ShortReads(doc, piece)))) == expected
+    assert _outcome(lambda: list(iter_tarsplit(io.BytesIO(doc)))) == expected

@@ -870,3 +870,63 @@ def test_gnu_incremental_directory_header_is_returned() -> None:
     first = reader.next()
     assert first is not None
     assert (first.name, first.typeflag, first.atime) == ("test2/", b"D", (1441974501, 0))
+
+
+# --- iterate_headers: the one-block fast path agrees with a fresh reader per segment ------------
+
+
+def _iterate_with_readers(segments: list[bytes]) -> list[TarHeader]:
+    """asm.IterateHeaders the slow way: a fresh TarReader for every segment."""
+    out, pending = [], 0
+    for index, segment in enumerate(segments):
+        if len(segment) < pending:
+            raise FormatError(f"segment {index} too short")
+        reader = TarReader(io.BytesIO(segment[pending:]), read_size=max(len(segment) - pending, 1))
+        try:
+            hdr = reader.next()
+        except TarError as exc:
+            raise FormatError(str(exc)) from exc
+        pending = 0 if hdr is None else reader.expected_padding
+        if hdr is not None:
+            out.append(hdr)
+    return out
+
+
+@st.composite
+def _header_segments(draw: Any) -> list[bytes]:
+    """Segments as tar-split stores them: the previous payload's padding, then header blocks."""
+    segments = []
+    pad = 0
+    for _ in range(draw(st.integers(1, 5))):
+        typeflag = draw(st.sampled_from([b"0", b"0", b"0", b"\0", b"1", b"2", b"5", b"7", b"A", b"x", b"L", b"S"]))
+        name = draw(st.sampled_from([b"f", b"d/", b"a/b", b"x" * 100]))
+        size = draw(st.sampled_from([0, 1, 511, 512, 513]))
+        magic = draw(st.sampled_from([b"ustar\x0000", b"ustar  \x00", b"\0" * 8]))
+        fields: dict[int, bytes] = {}
+        if draw(st.integers(0, 9)) == 0:  # now and then a negative base-256 size
+            fields[124] = b"\xff" * 12
+        checksum = b"000000\0 " if draw(st.integers(0, 9)) == 0 else None
+        block = header(name, typeflag, size, magic=magic, prefix=draw(st.sampled_from([b"", b"pre"])),
+                       fields=fields, checksum=checksum)
+        last = typeflag
+        if typeflag in (b"x", b"L"):
+            body = b"11 path=p/q\n" if typeflag == b"x" else b"long/name\0"
+            block += padded(body) + header(b"after", b"0", size)
+            last = b"0"
+        short = draw(st.integers(0, 19)) == 0  # now and then the padding is cut short
+        segments.append(b"\0" * (pad - 1 if short and pad else pad) + block
+                        + draw(st.sampled_from([b"", b"", b"\0" * 1024])))
+        header_only = last in (b"1", b"2", b"5") or (last == b"\0" and name.endswith(b"/"))
+        pad = 0 if header_only or fields else -size % 512
+    return segments
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_header_segments())
+def test_iterate_headers_fast_path_equals_fresh_readers(segments: list[bytes]) -> None:
+    def run(fn: Any) -> Any:
+        try:
+            return fn(segments)
+        except FormatError as exc:
+            return type(exc)
+    assert run(lambda s: list(iterate_headers(s))) == run(_iterate_with_readers)

@@ -50,7 +50,7 @@ FILE_TYPE = fmt.TARSPLIT_FILE_TYPE
 SEGMENT_TYPE = fmt.TARSPLIT_SEGMENT_TYPE
 _CRC_SIZE = 8
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-_READ_CHUNK = 1 << 16
+_READ_CHUNK = 1 << 20
 
 
 _b2a_base64 = binascii.b2a_base64
@@ -258,59 +258,57 @@ def _entry_from_values(values: dict[str, Any], line_no: int) -> TarSplitEntry:
     return entry
 
 
-def _split_lines(stream: SupportsRead, max_line: int) -> Iterator[bytes]:
-    """Lines of ``stream`` (the last one may lack its newline), each at most ``max_line`` bytes."""
-    pending: list[bytes] = []
-    pending_len = 0
+def _line_blocks(stream: SupportsRead, max_line: int) -> Iterator[bytes]:
+    """``stream`` cut after newlines: blocks of whole lines (the very last may lack its newline).
+
+    A piece of a line waiting for the rest is never allowed past ``max_line`` bytes.
+    """
+    pending = b""
     while True:
         chunk = stream.read(_READ_CHUNK)
         if not chunk:
             break
-        chunk = bytes(chunk)
-        start = 0
-        while True:
-            newline = chunk.find(b"\n", start)
-            if newline < 0:
-                break
-            if pending_len + newline + 1 - start > max_line:
-                raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
-            piece = chunk[start:newline + 1]
-            yield b"".join(pending) + piece if pending else piece
-            pending, pending_len = [], 0
-            start = newline + 1
-        if start < len(chunk):
-            pending.append(chunk[start:])
-            pending_len += len(chunk) - start
-            if pending_len > max_line:
-                raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
+        data = pending + bytes(chunk) if pending else bytes(chunk)
+        cut = data.rfind(b"\n") + 1
+        pending = data[cut:]
+        if len(pending) > max_line:
+            raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
+        if cut:
+            yield data[:cut] if cut < len(data) else data
     if pending:
-        yield b"".join(pending)
+        yield pending
 
 
-# The exact shapes Go's encoder writes (see TarSplitEncoder). Lines of these shapes are
-# decoded without the general JSON parser; anything else takes the strict general path.
-_SEGMENT_LINE = re.compile(r'\{"type":2,"payload":"([A-Za-z0-9+/]*={0,2})","position":(\d{1,18})\}')
-_FILE_LINE = re.compile(
-    r'\{"type":1,"name":"([^"\\\x00-\x1f]*)",(?:"size":([1-9]\d{0,17}),)?'
-    r'"payload":(?:"([A-Za-z0-9+/]{11}=)"|null),"position":(\d{1,18})\}')
+# The exact shapes Go's encoder writes (see TarSplitEncoder), newline included, with
+# ASCII names. Lines of these shapes are decoded here; anything else (other spacing,
+# key order or case, escapes, non-ASCII names) takes the strict general path.
+_CANONICAL_LINE = re.compile(
+    rb'\{"type":2,"payload":"([A-Za-z0-9+/]*={0,2})","position":(\d{1,18})\}\n'
+    rb'|\{"type":1,"name":"([\x20\x21\x23-\x5b\x5d-\x7e]*)",(?:"size":([1-9]\d{0,17}),)?'
+    rb'"payload":(?:"([A-Za-z0-9+/]{11}=)"|null),"position":(\d{1,18})\}\n')
+_a2b_base64 = binascii.a2b_base64
 
 
-def _fast_entry(text: str, line_no: int) -> Optional[TarSplitEntry]:
-    """Decode a line in one of Go's canonical shapes, or return None."""
-    m = _SEGMENT_LINE.fullmatch(text)
-    if m is not None:
-        return TarSplitEntry(type=SEGMENT_TYPE, name=None, name_raw=None, size=0,
-                             payload=_decode_base64(m.group(1), "payload", line_no), position=int(m.group(2)))
-    m = _FILE_LINE.fullmatch(text)
-    if m is None:
+def _canonical_entry(m: re.Match[bytes]) -> Optional[TarSplitEntry]:
+    """The entry of a canonical line, or None to let the general path judge it."""
+    payload = m.group(1)
+    if payload is not None:
+        if len(payload) % 4:
+            return None
+        return TarSplitEntry(SEGMENT_TYPE, None, None, 0, _a2b_base64(payload), int(m.group(2)))
+    size_text, crc = m.group(4), m.group(5)
+    if (size_text is not None) != (crc is not None):
+        return None  # a size without a CRC or the reverse: the general path reports it
+    return TarSplitEntry(FILE_TYPE, m.group(3).decode("ascii") or None, None,
+                         int(size_text) if size_text else 0, _a2b_base64(crc) if crc else None, int(m.group(6)))
+
+
+def _general_entry(line: bytes, line_no: int) -> Optional[TarSplitEntry]:
+    """Any line, decoded strictly as Go would; None for a blank line."""
+    text = line.decode("utf-8", "surrogateescape").strip(" \t\r\n")
+    if not text:
         return None
-    size = int(m.group(2)) if m.group(2) else 0
-    crc = m.group(3)
-    if (size > 0) != (crc is not None):
-        return None  # let the general path report it
-    return TarSplitEntry(type=FILE_TYPE, name=_go_string(m.group(1)) or None, name_raw=None, size=size,
-                         payload=_decode_base64(crc, "payload", line_no) if crc else None,
-                         position=int(m.group(4)))
+    return _entry_from_values(_parse_object(text, line_no), line_no)
 
 
 def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) -> Iterator[TarSplitEntry]:
@@ -325,17 +323,34 @@ def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) ->
     line longer than ``max_line`` bytes.
     """
     seen: set[str] = set()
-    for line_no, line in enumerate(_split_lines(stream, max_line), start=1):
-        text = line.decode("utf-8", "surrogateescape").strip(" \t\r\n")
-        if not text:
-            continue
-        entry = _fast_entry(text, line_no) or _entry_from_values(_parse_object(text, line_no), line_no)
-        if entry.type == FILE_TYPE:
-            key = go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
-            if key in seen:
-                raise FormatError(f"tar-split line {line_no}: duplicate path {key!r}")
-            seen.add(key)
-        yield entry
+    line_no = 0
+    match = _CANONICAL_LINE.match
+    for block in _line_blocks(stream, max_line):
+        pos, end = 0, len(block)
+        while pos < end:
+            line_no += 1
+            m = match(block, pos)
+            entry = _canonical_entry(m) if m is not None else None
+            if entry is not None:
+                assert m is not None
+                if m.end() - pos > max_line:
+                    raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
+                pos = m.end()
+            else:
+                newline = block.find(b"\n", pos)
+                stop = end if newline < 0 else newline + 1
+                if stop - pos > max_line:
+                    raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
+                entry = _general_entry(block[pos:stop], line_no)
+                pos = stop
+                if entry is None:
+                    continue
+            if entry.type == FILE_TYPE:
+                key = go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
+                if key in seen:
+                    raise FormatError(f"tar-split line {line_no}: duplicate path {key!r}")
+                seen.add(key)
+            yield entry
 
 
 def tar_size_from_entries(entries: Iterable[TarSplitEntry]) -> int:

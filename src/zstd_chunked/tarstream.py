@@ -851,9 +851,7 @@ class TarReader:
 
     def _start_payload(self, hdr: TarHeader) -> None:
         """Go's ``handleRegularFile``: payload length and padding for ``hdr``."""
-        size = 0 if hdr.typeflag in _HEADER_ONLY_TYPEFLAGS else hdr.size
-        if size < 0:
-            raise TarError(f"negative size {size} in the tar header at offset {hdr.header_offset}")
+        size = _payload_size(hdr)
         self._remaining = size
         self._pad = -size % BLOCK
 
@@ -880,29 +878,47 @@ class TarReader:
         found: int,
     ) -> TarHeader:
         """Merge meta headers into the entry's header, as the default branch of Go's next()."""
-        if pax is not None:
-            _merge_pax(hdr, pax, hdr.header_offset)
-        if long_name:
-            hdr.name = long_name
-        if long_link:
-            hdr.linkname = long_link
-        if hdr.typeflag == b"\0":
-            hdr.typeflag = b"5" if hdr.name.endswith("/") else b"0"
+        _finish_header(hdr, pax, long_name, long_link, found)
         self._start_payload(hdr)
-        if hdr.typeflag == b"S":
-            raise UnsupportedTarError(
-                f"old GNU sparse file {hdr.name!r} (typeflag 'S') at offset {hdr.header_offset}: "
-                "not supported (the reference writer refuses it)"
-            )
-        if hdr.pax_records and any(key.startswith("GNU.sparse.") for key in hdr.pax_records):
-            raise UnsupportedTarError(
-                f"PAX sparse file {hdr.name!r} at offset {hdr.header_offset}: not supported "
-                "(the reference writer stores the expanded data, so the layer no longer matches the tar)"
-            )
-        if found & _USTAR and found & _PAX:
-            found &= _USTAR
-        hdr.format = _FORMATS[found]
         return hdr
+
+
+def _payload_size(hdr: TarHeader) -> int:
+    """Go's ``handleRegularFile``: the payload length that follows ``hdr``."""
+    size = 0 if hdr.typeflag in _HEADER_ONLY_TYPEFLAGS else hdr.size
+    if size < 0:
+        raise TarError(f"negative size {size} in the tar header at offset {hdr.header_offset}")
+    return size
+
+
+def _finish_header(hdr: TarHeader, pax: Optional[dict[str, str]], long_name: str, long_link: str,
+                   found: int) -> None:
+    """Merge meta headers into an entry's header, as the default branch of Go's next().
+
+    Checks the payload size and refuses sparse files; sets ``hdr.format``.
+    """
+    if pax is not None:
+        _merge_pax(hdr, pax, hdr.header_offset)
+    if long_name:
+        hdr.name = long_name
+    if long_link:
+        hdr.linkname = long_link
+    if hdr.typeflag == b"\0":
+        hdr.typeflag = b"5" if hdr.name.endswith("/") else b"0"
+    _payload_size(hdr)
+    if hdr.typeflag == b"S":
+        raise UnsupportedTarError(
+            f"old GNU sparse file {hdr.name!r} (typeflag 'S') at offset {hdr.header_offset}: "
+            "not supported (the reference writer refuses it)"
+        )
+    if hdr.pax_records and any(key.startswith("GNU.sparse.") for key in hdr.pax_records):
+        raise UnsupportedTarError(
+            f"PAX sparse file {hdr.name!r} at offset {hdr.header_offset}: not supported "
+            "(the reference writer stores the expanded data, so the layer no longer matches the tar)"
+        )
+    if found & _USTAR and found & _PAX:
+        found &= _USTAR
+    hdr.format = _FORMATS[found]
 
 
 # --- tar-split header iteration (asm.IterateHeaders) ------------------------------
@@ -925,16 +941,22 @@ def iterate_headers(segments: Iterable[bytes]) -> Iterator[TarHeader]:
                 f"previous file, but the segment has only {len(segment)}"
             )
         body = memoryview(segment)[pending:]
-        reader = TarReader(io.BytesIO(body), read_size=max(len(body), 1))
         try:
-            hdr = reader.next()
+            if len(body) >= BLOCK and body[156:157] not in _META_TYPEFLAGS and body[:BLOCK] != _ZERO_BLOCK:
+                # the usual segment: one plain header block (no meta headers); the same
+                # steps as a fresh reader's next(), without building one
+                hdr = _parse_header_block(bytes(body[:BLOCK]), 0)
+                _payload_size(hdr)  # checked before the typeflag fix-up, as next() does
+                _finish_header(hdr, None, "", "", (_USTAR | _PAX | _GNU) & hdr.format._value_)
+                pending = -_payload_size(hdr) % BLOCK
+            else:
+                reader = TarReader(io.BytesIO(body), read_size=max(len(body), 1))
+                hdr = reader.next()
+                pending = 0 if hdr is None else reader.expected_padding
         except TarError as exc:
             raise FormatError(f"tar-split segment {index}: {exc}") from exc
-        if hdr is None:
-            pending = 0
-            continue
-        pending = reader.expected_padding
-        yield hdr
+        if hdr is not None:
+            yield hdr
 
 
 # --- paths ------------------------------------------------------------------------
