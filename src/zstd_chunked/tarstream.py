@@ -941,11 +941,13 @@ def iterate_headers(segments: Iterable[bytes]) -> Iterator[TarHeader]:
                 f"previous file, but the segment has only {len(segment)}"
             )
         body = memoryview(segment)[pending:]
+        hdr: Optional[TarHeader]
         try:
-            if len(body) >= BLOCK and body[156:157] not in _META_TYPEFLAGS and body[:BLOCK] != _ZERO_BLOCK:
+            first = bytes(body[:BLOCK])
+            if len(first) == BLOCK and first[156:157] not in _META_TYPEFLAGS and first != _ZERO_BLOCK:
                 # the usual segment: one plain header block (no meta headers); the same
                 # steps as a fresh reader's next(), without building one
-                hdr = _parse_header_block(bytes(body[:BLOCK]), 0)
+                hdr = _parse_header_block(first, 0)
                 _payload_size(hdr)  # checked before the typeflag fix-up, as next() does
                 _finish_header(hdr, None, "", "", (_USTAR | _PAX | _GNU) & hdr.format._value_)
                 pending = -_payload_size(hdr) % BLOCK
