@@ -225,18 +225,13 @@ class StreamedFrame:
 
 
 class OpenFrame:
-    """Bytes collected for one frame; spills into a :class:`StreamedFrame` when large.
-
-    ``hash_chunks`` keeps a running sha256 of everything appended (only used
-    when the frame is streamed: one-shot frames are hashed from their buffer).
-    """
+    """Bytes collected for one frame; spills into a :class:`StreamedFrame` when large."""
 
     def __init__(self, writer: FrameWriter) -> None:
         self._writer = writer
         self.buf = bytearray()
         self.size = 0
         self._stream: StreamedFrame | None = None
-        self._sha: hashlib._Hash | None = None
 
     def append(self, data: bytes | bytearray | memoryview) -> None:
         n = len(data)
@@ -244,14 +239,11 @@ class OpenFrame:
             return
         self.size += n
         if self._stream is not None:
-            assert self._sha is not None
-            self._sha.update(data)
             self._stream.feed(data)
             return
         self.buf += data
         if len(self.buf) > MAX_ONESHOT_FRAME:
             self._stream = self._writer.stream()
-            self._sha = hashlib.sha256(self.buf)
             self._stream.feed(self.buf)
             self.buf = bytearray()
 
@@ -261,24 +253,18 @@ class OpenFrame:
             self.append(memoryview(_ZEROS)[:step])
             n -= step
 
-    def close(self, on_offsets: Optional[OffsetCallback], want_digest: bool) -> str:
-        """Emit the frame. Returns the sha256 digest of its content when asked for."""
-        digest = ""
+    def close(self, on_offsets: Optional[OffsetCallback]) -> None:
+        """Emit the frame (nothing when no bytes were appended)."""
         if self._stream is not None:
-            assert self._sha is not None
             start = self._stream.start
             end = self._stream.end()
-            digest = "sha256:" + self._sha.hexdigest()
             self._stream = None
             if on_offsets is not None:
                 on_offsets(start, end)
         elif self.size:
-            if want_digest:
-                digest = "sha256:" + hashlib.sha256(self.buf).hexdigest()
             self._writer.add(self.buf, on_offsets)
         self.buf = bytearray()
         self.size = 0
-        return digest
 
     def abort(self) -> None:
         if self._stream is not None:

@@ -361,7 +361,7 @@ class _Converter:
             for piece in tar.trailing():
                 trailing.append(piece)
                 self.header.append(piece)
-            self.header.close(None, want_digest=False)
+            self.header.close(None)
             self.frames.flush()
             self._drain()
             if self.pending:
@@ -380,7 +380,7 @@ class _Converter:
         piece = tar.read(min(size, MAX_FILE_JOB))
         if not piece:
             return  # header-only type: Go reads no payload (refused above when the size is not 0)
-        self.header.close(None, want_digest=False)
+        self.header.close(None)
         if size <= MAX_FILE_JOB:
             data: Any = piece
             if len(piece) < size:  # the payload straddles input buffers: gather it
@@ -399,23 +399,21 @@ class _Converter:
         """A large payload: chunked here as it streams, frames queued or streamed as they close."""
         chunker = self.chunker
         chunker.reset()
-        file_sha = hashlib.sha256()
-        crc = 0
         fed = 0
-        state = _ChunkState(self, pending.size)
-        while piece:
-            file_sha.update(piece)
-            crc = crc64(piece, crc)
-            start = fed
-            fed += len(piece)
-            state.apply(chunker.feed(piece), piece, start)
-            state.settle(chunker.settled, piece, start, fed)
-            piece = tar.read(READ_SIZE)
-        state.apply(chunker.finish(), memoryview(b""), fed)
-        state.done(size=fed)
+        with _StreamDigests() as digests:
+            state = _ChunkState(self, pending.size, digests)
+            while piece:
+                digests.data(piece)
+                start = fed
+                fed += len(piece)
+                state.apply(chunker.feed(piece), piece, start)
+                state.settle(chunker.settled, piece, start, fed)
+                piece = tar.read(READ_SIZE)
+            state.apply(chunker.finish(), memoryview(b""), fed)
+            state.done(size=fed)
+            pending.digest, crc = digests.finish()
         pending.chunks = state.chunks
         pending.crc = crc
-        pending.digest = "sha256:" + file_sha.hexdigest()
 
     def _drain(self) -> None:
         """Emit, in tar order, the tar-split lines and TOC entries of every entry that is ready."""
@@ -458,11 +456,92 @@ class _Converter:
         )
 
 
+class _StreamDigests:
+    """SHA-256 and CRC-64 of a streamed payload, and the SHA-256 of each chunk, on a helper thread.
+
+    The main thread hands over the payload's pieces (which must not change
+    afterwards) and the chunk ends as the chunker finds them; each chunk
+    record gets its digest from the helper.  :meth:`finish` waits for the
+    helper and returns the payload's digest and CRC.  Use as a context
+    manager: leaving it always stops the helper.
+    """
+
+    def __init__(self) -> None:
+        # bounded: if hashing falls behind, the reader waits instead of piling up input
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
+        self._sha = hashlib.sha256()
+        self._crc = 0
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name="zstd-chunked-payload-digests", daemon=True)
+        self._thread.start()
+
+    def data(self, piece: memoryview) -> None:
+        self._queue.put(piece)
+
+    def cut(self, end: int, rec: Optional[_ChunkRec]) -> None:
+        """The chunk ending at payload offset ``end`` is ``rec`` (its bytes were all handed over).
+
+        ``rec`` None: the chunk needs no digest (it is the whole payload).
+        """
+        self._queue.put((end, rec))
+
+    def _run(self) -> None:
+        pending: deque[memoryview] = deque()  # pieces not yet hashed into a chunk
+        position = 0  # payload offset of pending[0]
+        chunk = hashlib.sha256()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                if isinstance(item, tuple):
+                    end, rec = item
+                    while position < end:
+                        piece = pending[0]
+                        take = min(len(piece), end - position)
+                        if rec is not None:
+                            chunk.update(piece[:take])
+                        position += take
+                        if take == len(piece):
+                            pending.popleft()
+                        else:
+                            pending[0] = piece[take:]
+                    if rec is not None:
+                        rec.digest = "sha256:" + chunk.hexdigest()
+                        chunk = hashlib.sha256()
+                else:
+                    self._sha.update(item)
+                    self._crc = crc64(item, self._crc)
+                    pending.append(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread by finish()
+            self._error = exc
+            while self._queue.get() is not None:  # keep the producer from blocking
+                pass
+
+    def finish(self) -> tuple[str, int]:
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        return "sha256:" + self._sha.hexdigest(), self._crc
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> _StreamDigests:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+
 class _ChunkState:
     """Turns chunker cuts over a payload into chunk frames."""
 
-    def __init__(self, conv: _Converter, size: int) -> None:
+    def __init__(self, conv: _Converter, size: int, digests: _StreamDigests) -> None:
         self.conv = conv
+        self.digests = digests
         self.size = size
         self.chunks: list[_ChunkRec] = []
         self.chunk_start = 0
@@ -489,8 +568,9 @@ class _ChunkState:
                 self._emit_zeros(rec)
             else:
                 self._append(self.appended_end, end, piece, piece_start)
-                single = self.chunk_start == 0 and end == self.size  # the whole file: no chunk digest
-                rec.digest = self.data.close(rec.written, want_digest=not single)
+                self.data.close(rec.written)
+            whole = self.chunk_start == 0 and end == self.size  # a single chunk: no chunk digest
+            self.digests.cut(end, None if whole else rec)
             self.chunks.append(rec)
             self.chunk_start = self.appended_end = end
 
@@ -499,20 +579,11 @@ class _ChunkState:
         self._append(self.appended_end, min(settled, fed), piece, piece_start)
 
     def done(self, size: int) -> None:
-        if len(self.chunks) == 1:
-            self.chunks[0].digest = ""
         if self.chunk_start != size:
             raise ZstdChunkedError("internal error: chunks do not cover the payload")
 
     def _emit_zeros(self, rec: _ChunkRec) -> None:
         n = rec.size
-        sha = hashlib.sha256()
-        left = n
-        while left:
-            step = min(left, MAX_ONESHOT_FRAME)
-            sha.update(zeros_view(step))
-            left -= step
-        rec.digest = "sha256:" + sha.hexdigest()
         frames = self.conv.frames
         if n <= MAX_ONESHOT_FRAME:
             frames.add(zeros_view(n), rec.written)
