@@ -15,7 +15,8 @@
 #   ASAN_VENV     virtualenv directory (default: .venv-asan)
 #   CC            compiler (default: gcc; its libasan is LD_PRELOADed into python)
 #   SANITIZE_TESTS   space-separated test paths, replacing the default selection
-#                    (tests/native and tests/test_malformed*.py, whichever exist)
+#                    (tests/native, tests/test_malformed*.py, test_verify_paths.py and
+#                    test_writer_streaming.py, whichever exist)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,7 +42,9 @@ else
     if compgen -G 'tests/native/test_*.py' >/dev/null || compgen -G 'tests/native/*_test.py' >/dev/null; then
         tests+=(tests/native)
     fi
-    for f in tests/test_malformed*.py; do
+    # malformed input, plus the paths that drive the decode/check jobs and the
+    # streamed-payload hashing (verify's single pass, large payloads)
+    for f in tests/test_malformed*.py tests/test_verify_paths.py tests/test_writer_streaming.py; do
         [ -e "$f" ] && tests+=("$f")
     done
 fi
