@@ -70,7 +70,8 @@ class BackgroundSha256:
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
         # bounded: if hashing falls behind, the producer waits instead of piling up buffers
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
+        # (rebuild hands over whole batches of up to BATCH_BYTES + SMALL_FILE bytes)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._run, name="zstd-chunked-sha256", daemon=True)
         self._thread.start()
 
