@@ -30,8 +30,8 @@ ZSTD = shutil.which("zstd") or "zstd"
 
 
 def interleaved_rounds() -> int:
-    """How many times the sequence of contenders is repeated: ``ZCK_BENCH_ROUNDS``, default 2."""
-    return max(1, int(os.environ.get("ZCK_BENCH_ROUNDS") or 2))
+    """How many times the sequence of contenders is repeated: ``ZCK_BENCH_ROUNDS``, default 3."""
+    return max(1, int(os.environ.get("ZCK_BENCH_ROUNDS") or 3))
 
 
 def rounds(default: int) -> int:

@@ -503,7 +503,7 @@ with owner root and a fixed mtime, so each tar is the same on every build on one
   1 GiB layer; the count includes everything opening the layer reads (the TOC: the
   tar-split is only fetched and checked when a rebuild or verify needs it).
 - Rounds are interleaved: the contenders of one comparison run back to back, and that
-  sequence is repeated `ZCK_BENCH_ROUNDS` times (default 2; each of our runs is one
+  sequence is repeated `ZCK_BENCH_ROUNDS` times (default 3; each of our runs is one
   pytest-benchmark round, the quicker baselines two), so load that comes and goes on a shared
   machine hits both sides of a ratio. The best round counts; the JSON keeps every round.
 """)

@@ -5,7 +5,7 @@ to a file in the same directory; the previous output is removed before each
 round, outside the timed region.
 
 The contenders of one comparison run back to back, and the whole sequence is
-repeated ``ZCK_BENCH_ROUNDS`` times (default 2) rather than running each
+repeated ``ZCK_BENCH_ROUNDS`` times (default 3) rather than running each
 contender's rounds in a row: on a shared machine, load that comes and goes then
 hits both sides of a ratio alike. The report takes the best round of each.
 """
