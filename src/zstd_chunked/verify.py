@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
 import zstandard
@@ -34,6 +35,9 @@ SCAN_PIECE = 8 << 20
 PLAIN_JOB = 4 << 20
 #: ...gathered in batches of about this many output bytes.
 PLAIN_BATCH = 32 << 20
+#: The single pass reads each stretch between two files at once: longer ones (no writer
+#: makes them) take the two-pass route, which reads in SCAN_PIECE pieces.
+MAX_GAP = 64 << 20
 
 
 class _HashSink:
@@ -225,7 +229,7 @@ def _gaps_if_writer_layout(layer: Layer, frames: list[FrameInfo]) -> Optional[li
             return None  # streamed files are not decoded with exact frames
         gap = gaps[-1]
         gap.end = content.chunks[0].offset
-        if gap.end < gap.start or gap.end not in starts:
+        if gap.end < gap.start or gap.end not in starts or gap.end - gap.start > MAX_GAP:
             return None
         position = gap.end
         for c in content.chunks:
@@ -234,15 +238,33 @@ def _gaps_if_writer_layout(layer: Layer, frames: list[FrameInfo]) -> Optional[li
             position = c.end
         gaps.append(_Gap(position))
     gaps[-1].end = data_end
+    if data_end - gaps[-1].start > MAX_GAP:
+        return None
     return gaps
+
+
+def _gap_groups(gaps: list[_Gap]) -> Iterator[tuple[list[_Gap], list[int]]]:
+    """The gaps that hold or should hold bytes, in groups of about PLAIN_JOB bytes, with their sizes."""
+    group: list[_Gap] = []
+    sizes: list[int] = []
+    total = 0
+    for g in gaps:
+        if g.end == g.start and not g.segments:
+            continue
+        size = sum(len(s) for s in g.segments)
+        group.append(g)
+        sizes.append(size)
+        total += size
+        if total >= PLAIN_JOB or len(group) >= 4096:
+            yield group, sizes
+            group, sizes, total = [], [], 0
+    if group:
+        yield group, sizes
 
 
 def _check_gaps(layer: Layer, gaps: list[_Gap]) -> bool:
     """Decode every gap (in parallel); True when each holds exactly its segments."""
-    todo = [g for g in gaps if g.end > g.start or g.segments]
-    for first in range(0, len(todo), 4096):
-        group = todo[first:first + 4096]
-        sizes = [sum(len(s) for s in g.segments) for g in group]
+    for group, sizes in _gap_groups(gaps):
         arena = bytearray(sum(sizes))
         jobs = DecodeJobs(arena)
         at = 0
