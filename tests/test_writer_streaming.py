@@ -53,3 +53,24 @@ def test_streamed_and_whole_file_jobs_make_the_same_blob(big_tar: bytes, monkeyp
     monkeypatch.setattr(writer, "MAX_FILE_JOB", 64 << 20)  # the big file becomes one worker job
     assert _convert(big_tar, threads=2) == streamed
     assert _convert(big_tar, threads=1) == streamed
+
+
+def test_memory_stays_bounded_for_a_long_chunk() -> None:
+    """A 64 MiB payload that never splits is one chunk; nothing holds all of it."""
+    import tracemalloc
+
+    size = 64 << 20
+    source = io.BytesIO(bc.make_tar([("file", "ff", b"\xff" * size)]))
+    out = io.BytesIO()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        info = zstd_chunked.convert(source, out, level=1, threads=2)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 << 20, f"peak {peak >> 20} MiB"  # the input tar lives outside, in the BytesIO
+    with zstd_chunked.open(out.getvalue(), dict(info.annotations)) as layer:
+        content = layer.file("ff")
+        assert len(content.chunks) == 1 and content.entry.size == size
+        assert content.entry.digest == "sha256:" + hashlib.sha256(b"\xff" * size).hexdigest()

@@ -403,7 +403,6 @@ class _Converter:
         with _StreamDigests() as digests:
             state = _ChunkState(self, pending.size, digests)
             while piece:
-                digests.data(piece)
                 start = fed
                 fed += len(piece)
                 state.apply(chunker.feed(piece), piece, start)
@@ -459,16 +458,19 @@ class _Converter:
 class _StreamDigests:
     """SHA-256 and CRC-64 of a streamed payload, and the SHA-256 of each chunk, on a helper thread.
 
-    The main thread hands over the payload's pieces (which must not change
-    afterwards) and the chunk ends as the chunker finds them; each chunk
-    record gets its digest from the helper.  :meth:`finish` waits for the
-    helper and returns the payload's digest and CRC.  Use as a context
+    The main thread hands over the payload's bytes in file order, as the
+    chunker settles them (pieces that must not change afterwards, or counts
+    of zero bytes for runs the chunker held back), and marks each chunk's end
+    with :meth:`cut`; the chunk's record gets its digest from the helper.
+    Nothing is buffered here, whatever the chunk sizes.  :meth:`finish` waits
+    for the helper and returns the payload's digest and CRC.  Use as a context
     manager: leaving it always stops the helper.
     """
 
     def __init__(self) -> None:
         # bounded: if hashing falls behind, the reader waits instead of piling up input
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=64)
+        # (pieces are at most READ_SIZE bytes)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=16)
         self._sha = hashlib.sha256()
         self._crc = 0
         self._error: Optional[BaseException] = None
@@ -476,18 +478,18 @@ class _StreamDigests:
         self._thread.start()
 
     def data(self, piece: memoryview) -> None:
-        self._queue.put(piece)
+        if len(piece):
+            self._queue.put(piece)
 
-    def cut(self, end: int, rec: Optional[_ChunkRec]) -> None:
-        """The chunk ending at payload offset ``end`` is ``rec`` (its bytes were all handed over).
+    def zeros(self, n: int) -> None:
+        if n > 0:
+            self._queue.put(n)
 
-        ``rec`` None: the chunk needs no digest (it is the whole payload).
-        """
-        self._queue.put((end, rec))
+    def cut(self, rec: Optional[_ChunkRec]) -> None:
+        """The bytes handed over since the last cut are the chunk ``rec`` (None: it needs no digest)."""
+        self._queue.put((rec,))
 
     def _run(self) -> None:
-        pending: deque[memoryview] = deque()  # pieces not yet hashed into a chunk
-        position = 0  # payload offset of pending[0]
         chunk = hashlib.sha256()
         try:
             while True:
@@ -495,24 +497,17 @@ class _StreamDigests:
                 if item is None:
                     return
                 if isinstance(item, tuple):
-                    end, rec = item
-                    while position < end:
-                        piece = pending[0]
-                        take = min(len(piece), end - position)
-                        if rec is not None:
-                            chunk.update(piece[:take])
-                        position += take
-                        if take == len(piece):
-                            pending.popleft()
-                        else:
-                            pending[0] = piece[take:]
+                    rec = item[0]
                     if rec is not None:
                         rec.digest = "sha256:" + chunk.hexdigest()
-                        chunk = hashlib.sha256()
-                else:
-                    self._sha.update(item)
-                    self._crc = crc64(item, self._crc)
-                    pending.append(item)
+                    chunk = hashlib.sha256()
+                    continue
+                pieces = [item] if not isinstance(item, int) else [
+                    zeros_view(min(MAX_ONESHOT_FRAME, item - done)) for done in range(0, item, MAX_ONESHOT_FRAME)]
+                for piece in pieces:
+                    self._sha.update(piece)
+                    self._crc = crc64(piece, self._crc)
+                    chunk.update(piece)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread by finish()
             self._error = exc
             while self._queue.get() is not None:  # keep the producer from blocking
@@ -554,9 +549,13 @@ class _ChunkState:
         if b <= a:
             return
         if a < piece_start:
-            self.data.append_zeros(min(b, piece_start) - a)
+            n = min(b, piece_start) - a
+            self.data.append_zeros(n)
+            self.digests.zeros(n)
         if b > piece_start:
-            self.data.append(piece[max(a, piece_start) - piece_start:b - piece_start])
+            part = piece[max(a, piece_start) - piece_start:b - piece_start]
+            self.data.append(part)
+            self.digests.data(part)
         self.appended_end = b
 
     def apply(self, cuts: list[tuple[int, bool]], piece: memoryview, piece_start: int) -> None:
@@ -566,11 +565,12 @@ class _ChunkState:
                 if self.data.size:
                     raise ZstdChunkedError("internal error: data bytes inside a zero run")
                 self._emit_zeros(rec)
+                self.digests.zeros(rec.size)
             else:
                 self._append(self.appended_end, end, piece, piece_start)
                 self.data.close(rec.written)
             whole = self.chunk_start == 0 and end == self.size  # a single chunk: no chunk digest
-            self.digests.cut(end, None if whole else rec)
+            self.digests.cut(None if whole else rec)
             self.chunks.append(rec)
             self.chunk_start = self.appended_end = end
 
