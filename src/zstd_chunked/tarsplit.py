@@ -261,22 +261,29 @@ def _entry_from_values(values: dict[str, Any], line_no: int) -> TarSplitEntry:
 def _line_blocks(stream: SupportsRead, max_line: int) -> Iterator[bytes]:
     """``stream`` cut after newlines: blocks of whole lines (the very last may lack its newline).
 
-    A piece of a line waiting for the rest is never allowed past ``max_line`` bytes.
+    A piece of a line waiting for the rest is never allowed past ``max_line`` bytes, and
+    is joined once, when its newline arrives.
     """
-    pending = b""
+    pending: list[bytes] = []
+    pending_len = 0
     while True:
         chunk = stream.read(_READ_CHUNK)
         if not chunk:
             break
-        data = pending + bytes(chunk) if pending else bytes(chunk)
-        cut = data.rfind(b"\n") + 1
-        pending = data[cut:]
-        if len(pending) > max_line:
-            raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
+        chunk = bytes(chunk)
+        cut = chunk.rfind(b"\n") + 1
         if cut:
-            yield data[:cut] if cut < len(data) else data
+            head = chunk[:cut] if cut < len(chunk) else chunk
+            yield b"".join(pending) + head if pending else head
+            pending, pending_len = [], 0
+        rest = chunk[cut:] if cut else chunk
+        if rest:
+            pending.append(rest)
+            pending_len += len(rest)
+            if pending_len > max_line:
+                raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
     if pending:
-        yield pending
+        yield b"".join(pending)
 
 
 # The exact shapes Go's encoder writes (see TarSplitEncoder), newline included, with
