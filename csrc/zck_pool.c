@@ -251,6 +251,22 @@ unsigned zck_pool_threads(const zck_pool *p)
     return p == NULL ? 0 : p->nthreads;
 }
 
+/* Publish a batch (of plain jobs or of payload jobs) to the workers and wake
+ * them.  Called with p->mu held, which it releases. */
+static int start_batch(zck_pool *p, zck_job *jobs, zck_pjob *pjobs, size_t n)
+{
+    p->jobs = jobs;
+    p->pjobs = pjobs;
+    p->n_jobs = n;
+    p->next = 0;
+    p->done = 0;
+    p->busy = 1;
+    if (p->started > 0 && n > 0)
+        zck_cond_broadcast(&p->work_cv);
+    zck_mutex_unlock(&p->mu);
+    return ZCK_OK;
+}
+
 int zck_pool_submit(zck_pool *p, zck_job *jobs, size_t n)
 {
     size_t i;
@@ -264,16 +280,7 @@ int zck_pool_submit(zck_pool *p, zck_job *jobs, size_t n)
         jobs[i].dst_size = 0;
         jobs[i].error = ZCK_OK;
     }
-    p->jobs = jobs;
-    p->pjobs = NULL;
-    p->n_jobs = n;
-    p->next = 0;
-    p->done = 0;
-    p->busy = 1;
-    if (p->started > 0 && n > 0)
-        zck_cond_broadcast(&p->work_cv);
-    zck_mutex_unlock(&p->mu);
-    return ZCK_OK;
+    return start_batch(p, jobs, NULL, n);
 }
 
 /* Wait for the batch; the caller runs jobs itself (with the contexts of
@@ -362,16 +369,7 @@ int zck_pool_submit_pjobs(zck_pool *p, zck_pjob *jobs, size_t n)
     }
     if (n > 1)
         qsort(p->sched, n, sizeof(*p->sched), sched_cmp);
-    p->jobs = NULL;
-    p->pjobs = jobs;
-    p->n_jobs = n;
-    p->next = 0;
-    p->done = 0;
-    p->busy = 1;
-    if (p->started > 0 && n > 0)
-        zck_cond_broadcast(&p->work_cv);
-    zck_mutex_unlock(&p->mu);
-    return ZCK_OK;
+    return start_batch(p, NULL, jobs, n);
 }
 
 int zck_pool_wait(zck_pool *p)
