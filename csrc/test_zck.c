@@ -1063,6 +1063,36 @@ static void test_errors(void)
     CHECK(zck_zstd_version_number() >= 10400 && strlen(zck_zstd_version()) >= 5);
 }
 
+static void test_pathset(void)
+{
+    zck_pathset *s = zck_pathset_new();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    int added = -1;
+    CHECK(zck_pathset_add(s, NULL, 0, &added) == ZCK_OK && added == 1);
+    CHECK(zck_pathset_add(s, NULL, 0, &added) == ZCK_OK && added == 0);
+    CHECK(zck_pathset_add(s, (const uint8_t *)"a", 1, NULL) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_pathset_add(NULL, (const uint8_t *)"a", 1, &added) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_pathset_add(s, NULL, 1, &added) == ZCK_E_INVALID_ARGUMENT);
+    /* enough members to grow the table several times; every one is new once, then known */
+    char name[64];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20000; i++) {
+            int n = snprintf(name, sizeof name, "usr/lib/file-%d", i);
+            CHECK(zck_pathset_add(s, (const uint8_t *)name, (size_t)n, &added) == ZCK_OK);
+            CHECK(added == (round == 0));
+        }
+    }
+    CHECK(zck_pathset_count(s) == 20001);
+    CHECK(zck_pathset_sizeof(s) > 20001u * 16u);
+    /* a prefix or an extension of a member is another member */
+    CHECK(zck_pathset_add(s, (const uint8_t *)"usr/lib/file-1", 13, &added) == ZCK_OK && added == 1);
+    CHECK(zck_pathset_add(s, (const uint8_t *)"usr/lib/file-10", 15, &added) == ZCK_OK && added == 0);
+    zck_pathset_free(s);
+    zck_pathset_free(NULL);
+}
+
 int main(void)
 {
     test_errors();
@@ -1075,6 +1105,7 @@ int main(void)
     test_pjobs();
     test_cstream();
     test_decompress();
+    test_pathset();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);
         return 1;

@@ -108,6 +108,23 @@ int zck_sha256_impl(int impl, const uint8_t *p, size_t n, uint8_t *out);
 /* What ZCK_SHA256_AUTO uses here: ZCK_SHA256_SHANI or ZCK_SHA256_PORTABLE. */
 int zck_sha256_best(void);
 
+/* ---------------------------------------------------------------- path set */
+
+/* A set of byte strings (the writer's duplicate-path check), stored as 128-bit
+ * SHA-256 prefixes: 16 bytes per slot, at most 3/4 full, however long the
+ * strings are.  Two distinct strings collide with probability about n^2/2^129. */
+typedef struct zck_pathset zck_pathset;
+
+zck_pathset *zck_pathset_new(void);
+void zck_pathset_free(zck_pathset *s);
+/* Add p[0..n) (p may be NULL when n == 0).  *added is 1 when it was not in the
+ * set, 0 when it was.  Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM,
+ * ZCK_E_OVERFLOW (the set is left as it was). */
+int zck_pathset_add(zck_pathset *s, const uint8_t *p, size_t n, int *added);
+size_t zck_pathset_count(const zck_pathset *s);
+/* Bytes the set holds (for ffi.gc's size hint). */
+size_t zck_pathset_sizeof(const zck_pathset *s);
+
 /* ----------------------------------------------------------------- chunker */
 
 /* Chunk boundaries inside one file payload (FORMAT.md 1.3): bup-style rolling

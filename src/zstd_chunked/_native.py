@@ -57,6 +57,7 @@ __all__ = [
     "decompress_into",
     "error_name",
     "level_range",
+    "PathSet",
     "PayloadResult",
     "parse_footer",
     "scan_frames",
@@ -265,6 +266,40 @@ def _check_level(level: int) -> None:
 
 
 # ------------------------------------------------------------------ chunker
+
+
+class PathSet(_Closable):
+    """A set of byte strings that keeps 16 bytes per member, not the strings.
+
+    Members are stored as the first 128 bits of their SHA-256 (see
+    ``csrc/zck_pathset.c``): two different strings are taken for one with
+    probability about n^2 / 2^129.  The writer uses it to find duplicate paths
+    without holding every path of the layer in memory.
+    """
+
+    _what = "PathSet"
+
+    def __init__(self) -> None:
+        super().__init__()
+        raw = lib.zck_pathset_new()
+        self._ptr = _new_context(raw, lib.zck_pathset_free, int(lib.zck_pathset_sizeof(raw)), "a path set")
+        self._added = ffi.new("int *")
+
+    def add(self, member: bytes) -> bool:
+        """Add ``member``; True if it was not in the set yet."""
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_pathset_add(ptr, member, len(member), self._added), "add to a path set")
+            return bool(self._added[0])
+        finally:
+            self._lock.release()
+
+    def __len__(self) -> int:
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_pathset_count(ptr))
+        finally:
+            self._lock.release()
 
 
 class Chunker(_Closable):

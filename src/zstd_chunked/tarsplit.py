@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from . import format as fmt
+from ._native import PathSet
 from .errors import FormatError, LimitExceededError, UnsupportedTarError
 from .gojson import encoding_json_string, go_string_bytes, is_valid_utf8
 from .tarstream import SupportsRead, go_clean_path
@@ -75,9 +76,20 @@ class TarSplitEncoder:
     def __init__(self, sink: Callable[[bytes], object]) -> None:
         self._sink = sink
         self._position = 0
-        self._seen: set[str] = set()
+        # cleaned paths seen so far, as 16-byte hashes (memory stays small on huge layers)
+        self._seen = PathSet()
         #: Total bytes passed to the sink.
         self.uncompressed_size = 0
+
+    def close(self) -> None:
+        """Free the duplicate-path set now (it is also freed when the encoder is collected)."""
+        self._seen.close()
+
+    def __enter__(self) -> TarSplitEncoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def position(self) -> int:
@@ -116,13 +128,11 @@ class TarSplitEncoder:
         ascii_name = name.isascii()
         # An ASCII name is its own bytes: no need for the surrogateescape round trip.
         key = go_clean_path(name) if ascii_name else _canonical_path(name)
-        seen = self._seen
-        if key in seen:
+        if not self._seen.add(key.encode("ascii") if ascii_name else key.encode("utf-8", "surrogateescape")):
             raise UnsupportedTarError(
                 f"duplicate path {name!r} in the tar (cleaned: {key!r}); tar-split, and so "
                 "zstd:chunked, cannot represent two entries for one path"
             )
-        seen.add(key)
         if ascii_name:
             name_field = b',"name":' + encoding_json_string(name).encode("ascii") if name else b""
         elif is_valid_utf8(name):
