@@ -74,3 +74,45 @@ def test_memory_stays_bounded_for_a_long_chunk() -> None:
         content = layer.file("ff")
         assert len(content.chunks) == 1 and content.entry.size == size
         assert content.entry.digest == "sha256:" + hashlib.sha256(b"\xff" * size).hexdigest()
+
+
+def test_batches_hold_at_most_batch_bytes_of_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inputs are copied into the two batch arenas, so no batch outgrows BATCH_BYTES.
+
+    Files of 2 and 5 MiB used to pile up past BATCH_BYTES (a batch closed only once it was full).
+    """
+    from zstd_chunked import _frames
+    from zstd_chunked._native import CompressPool
+
+    assert writer.MAX_FILE_JOB <= _frames.BATCH_BYTES and _frames.MAX_ONESHOT_FRAME <= _frames.BATCH_BYTES
+    rng = random.Random(3)
+    files = [("file", f"f{i}", rng.randbytes(5 << 20 if i % 2 else 2 << 20)) for i in range(6)]
+    tar = bc.make_tar([("dir", "d"), *files, ("file", "last", b"z" * 10)])
+    sizes: list[int] = []
+    submit = CompressPool.submit_payloads
+
+    def recording(self: CompressPool, jobs: list[tuple[bytes, bool]], **kw: int) -> None:
+        sizes.append(sum(len(data) for data, _ in jobs))
+        submit(self, jobs, **kw)
+
+    monkeypatch.setattr(CompressPool, "submit_payloads", recording)
+    blob, ann = _convert(tar, threads=2)
+    assert len(sizes) >= 3 and max(sizes) <= _frames.BATCH_BYTES, sizes
+    with zstd_chunked.open(blob, ann) as layer:
+        for _kind, name, data in files:
+            assert layer.read(name) == data
+        assert layer.verify()["diffID"] == "sha256:" + hashlib.sha256(tar).hexdigest()
+
+
+def test_toc_and_tarsplit_spooled_to_a_file_give_the_same_blob(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SPOOL_BYTES the compressed TOC and tar-split wait in a temporary file: same bytes out."""
+    tar = bc.make_tar([("dir", "d")] + [("file", f"d/{i:05d}", b"%d" % i) for i in range(3000)])
+    in_memory = _convert(tar, threads=2)
+    monkeypatch.setattr(writer, "SPOOL_BYTES", 100)
+    monkeypatch.setattr(writer, "SPOOL_PIECE", 333)
+    spooled = _convert(tar, threads=2)
+    assert spooled == in_memory
+    blob, ann = spooled
+    with zstd_chunked.open(blob, ann) as layer:
+        assert layer.read("d/02999") == b"2999"
+        assert layer.verify()["diffID"] == "sha256:" + hashlib.sha256(tar).hexdigest()

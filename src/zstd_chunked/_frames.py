@@ -26,6 +26,7 @@ from ._native import (
     compress_frame,
     crc64,
 )
+from .errors import UsageError
 from .outputs import write_all
 
 #: Frames up to this size are compressed in one shot on the pool.
@@ -35,6 +36,8 @@ STREAM_PIECE = 1 << 20
 #: Work handed to the pool at once (the pool runs one batch while the next is built).
 BATCH_BYTES = 8 << 20
 BATCH_FRAMES = 4096
+#: Compressed frames of a batch are written to the output in pieces of about this size.
+WRITE_BYTES = 1 << 20
 
 OffsetCallback = Callable[[int, int], None]
 FileCallback = Callable[[PayloadResult, int], None]
@@ -85,6 +88,10 @@ class FrameWriter:
         self._pending_bytes = 0
         self._inflight_cbs: list[Any] | None = None
         self._inflight_refs: list[tuple[bytes | bytearray | memoryview, bool]] = []
+        # inputs are copied into these, one per batch in turn (see reserve)
+        self._arenas: list[Optional[bytearray]] = [None, None]
+        self._arena_turn = 0
+        self._arena_used = 0
         self.frames_written = 0
 
     def add(self, data: bytes | bytearray | memoryview, on_offsets: Optional[OffsetCallback] = None) -> None:
@@ -97,7 +104,34 @@ class FrameWriter:
         """Queue a whole file payload to be chunked, hashed and compressed on a worker."""
         self._queue(data, True, on_file)
 
+    def reserve(self, n: int) -> memoryview:
+        """Room for ``n`` bytes of input in the batch being built: fill it, then queue it at once.
+
+        Inputs copied here leave the tar's read buffers and the writer's frame
+        buffers free at once, so the batches being built and compressed hold at
+        most 2 x :data:`BATCH_BYTES` of input, in two arenas allocated once,
+        whatever the sizes of the files and of the reads.
+        """
+        if n < 0:
+            raise ValueError(f"cannot reserve {n} bytes")
+        if self._pending and self._pending_bytes + n > BATCH_BYTES:
+            self._rotate()
+        if n > BATCH_BYTES:  # larger than any batch (the writer never asks): a buffer of its own
+            return memoryview(bytearray(n))
+        arena = self._arenas[self._arena_turn]
+        if arena is None:
+            arena = self._arenas[self._arena_turn] = bytearray(BATCH_BYTES)
+        start = self._arena_used
+        if start + n > BATCH_BYTES:  # cannot happen while reserved bytes are queued as soon as filled
+            raise UsageError("input buffers were reserved but not queued")
+        self._arena_used = start + n
+        return memoryview(arena)[start:start + n]
+
     def _queue(self, data: bytes | bytearray | memoryview, is_file: bool, callback: Any) -> None:
+        if self._pending and self._pending_bytes + len(data) > BATCH_BYTES:
+            # keep every batch within BATCH_BYTES (a single job is at most MAX_ONESHOT_FRAME),
+            # so peak memory does not depend on where large files happen to fall
+            self._rotate()
         self._pending.append((data, is_file))
         self._pending_cbs.append(callback)
         self._pending_bytes += len(data)
@@ -116,6 +150,8 @@ class FrameWriter:
             self._inflight_cbs = self._pending_cbs
             self._inflight_refs = self._pending
             self._pending, self._pending_cbs, self._pending_bytes = [], [], 0
+            # the other arena's batch was waited for above: the next batch may fill it
+            self._arena_turn, self._arena_used = 1 - self._arena_turn, 0
         if finished is not None:
             self._write(*finished)
 
@@ -130,15 +166,19 @@ class FrameWriter:
 
     def _write(self, jobs: list[tuple[bytes | bytearray | memoryview, bool]], results: list[PayloadResult],
                callbacks: list[Any]) -> None:
-        # offsets first, then one write of the whole batch
+        # offsets first; small frames are joined into writes of about WRITE_BYTES, large ones
+        # written as they are (no copy of the whole batch)
         offset = self.sink.offset
-        parts = []
+        parts: list[Any] = []
         for (data, is_file), result, callback in zip(jobs, results, callbacks):
             if is_file and result.overflow:
                 result = self._file_in_python(data)
             start = offset
             offset += len(result.frames)
             parts.append(result.frames)
+            if offset - self.sink.offset >= WRITE_BYTES:
+                self._write_parts(parts)
+                parts = []
             if is_file:
                 self.frames_written += len(result.chunks)
                 callback(result, start)
@@ -146,9 +186,13 @@ class FrameWriter:
                 self.frames_written += 1
                 if callback is not None:
                     callback(start, offset)
-        self.sink.write(b"".join(parts))
+        self._write_parts(parts)
         if self._after_batch is not None:
             self._after_batch()
+
+    def _write_parts(self, parts: list[Any]) -> None:
+        if parts:
+            self.sink.write(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def _file_in_python(self, data: bytes | bytearray | memoryview) -> PayloadResult:
         """The same result as a worker's, for a payload too odd for the job's fixed capacity."""
@@ -182,6 +226,7 @@ class FrameWriter:
     def close(self) -> None:
         self._pool.close()
         self._pending, self._pending_cbs, self._inflight_refs = [], [], []
+        self._arenas = [None, None]
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -262,7 +307,9 @@ class OpenFrame:
             if on_offsets is not None:
                 on_offsets(start, end)
         elif self.size:
-            self._writer.add(self.buf, on_offsets)
+            room = self._writer.reserve(len(self.buf))  # at most MAX_ONESHOT_FRAME bytes
+            room[:] = self.buf
+            self._writer.add(room, on_offsets)
         self.buf = bytearray()
         self.size = 0
 

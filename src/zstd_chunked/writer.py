@@ -21,6 +21,7 @@ import hashlib
 import os
 import queue
 import sys
+import tempfile
 import threading
 import weakref
 from collections import deque
@@ -53,6 +54,10 @@ TAR_READ_SIZE = 4 << 20
 #: Payloads up to this size are chunked, hashed and compressed whole on a worker thread;
 #: larger ones are chunked while they stream through (bounded memory).
 MAX_FILE_JOB = 8 << 20
+#: The compressed TOC and tar-split are kept in memory up to this size each, then in a
+#: temporary file, so memory does not grow with the number of entries.
+SPOOL_BYTES = 1 << 20
+SPOOL_PIECE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -251,7 +256,13 @@ class _Pending:
 
 
 class _CompressedText:
-    """Text compressed into one zstd frame as it is produced (only the compressed bytes are kept)."""
+    """Text compressed into one zstd frame as it is produced.
+
+    Only the compressed bytes are kept, and not in memory: past
+    :data:`SPOOL_BYTES` they go to an anonymous temporary file (gone with the
+    process, whatever happens), so the writer's memory does not grow with the
+    number of entries.  Their SHA-256 is computed as they are produced.
+    """
 
     FLUSH = 1 << 20
 
@@ -259,8 +270,11 @@ class _CompressedText:
         self._cs = FrameStreamCompressor(level)
         self._parts: list[bytes] = []
         self._buffered = 0
-        self.compressed = bytearray()
+        self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - close()
+        self._sha = hashlib.sha256()
+        #: Bytes of text taken in / compressed bytes produced.
         self.uncompressed = 0
+        self.compressed_size = 0
 
     def __call__(self, data: bytes) -> None:
         self._parts.append(data)
@@ -268,20 +282,37 @@ class _CompressedText:
         if self._buffered >= self.FLUSH:
             self._flush()
 
+    def _keep(self, data: bytes) -> None:
+        if data:
+            self._sha.update(data)
+            self._spool.write(data)
+            self.compressed_size += len(data)
+
     def _flush(self) -> None:
         if self._parts:
             block = b"".join(self._parts)
             self.uncompressed += len(block)
-            self.compressed += self._cs.compress(block)
+            self._keep(self._cs.compress(block))
             self._parts, self._buffered = [], 0
 
-    def finish(self) -> bytes:
+    def finish(self) -> str:
+        """End the frame; return the ``sha256:`` digest of its compressed bytes."""
         self._flush()
-        self.compressed += self._cs.end()
-        return bytes(self.compressed)
+        self._keep(self._cs.end())
+        return "sha256:" + self._sha.hexdigest()
+
+    def copy_to(self, write: Callable[[bytes], None]) -> None:
+        """Pass the compressed frame (after :meth:`finish`) to ``write``, in pieces."""
+        self._spool.seek(0)
+        while True:
+            piece = self._spool.read(SPOOL_PIECE)
+            if not piece:
+                return
+            write(piece)
 
     def close(self) -> None:
         self._cs.close()
+        self._spool.close()
 
 
 class _TocStream:
@@ -300,7 +331,8 @@ class _TocStream:
         self.text(("[" if self.entries == 0 else ",").encode() + entry_json.encode("utf-8", "surrogateescape"))
         self.entries += 1
 
-    def finish(self, tarsplit_digest: str) -> bytes:
+    def finish(self, tarsplit_digest: str) -> str:
+        """End the document; return the digest of its compressed frame."""
         tail = ("]" if self.entries else "null") + toc_json_suffix(tarsplit_digest)
         self.text(tail.encode())
         return self.text.finish()
@@ -329,6 +361,7 @@ class _Converter:
         self.frames.close()
         self.chunker.close()
         self.tarsplit_sink.close()
+        self.tarsplit.close()
         self.toc.close()
 
     # -- the main loop --------------------------------------------------------
@@ -382,16 +415,17 @@ class _Converter:
             return  # header-only type: Go reads no payload (refused above when the size is not 0)
         self.header.close(None)
         if size <= MAX_FILE_JOB:
-            data: Any = piece
-            if len(piece) < size:  # the payload straddles input buffers: gather it
-                buf = bytearray(piece)
-                while len(buf) < size:
-                    more = tar.read(size - len(buf))
-                    if not more:
-                        break
-                    buf += more
-                data = buf
-            self.frames.add_file(data, pending.file_done)
+            # copied into the batch's arena: no read buffer stays pinned by a queued job
+            buf = self.frames.reserve(size)
+            filled = len(piece)
+            buf[:filled] = piece
+            while filled < size:
+                more = tar.read(size - filled)
+                if not more:
+                    break
+                buf[filled:filled + len(more)] = more
+                filled += len(more)
+            self.frames.add_file(buf[:filled], pending.file_done)
             return
         self._stream_payload(tar, piece, pending)
 
@@ -423,18 +457,17 @@ class _Converter:
     # -- trailer --------------------------------------------------------------
 
     def _finish(self, diff_id: str, tar_size: int) -> LayerInfo:
-        tarsplit_data = self.tarsplit_sink.finish()
-        tarsplit_digest = "sha256:" + hashlib.sha256(tarsplit_data).hexdigest()
-        toc_data = self.toc.finish(tarsplit_digest)
-        toc_digest = "sha256:" + hashlib.sha256(toc_data).hexdigest()
+        tarsplit_text, toc_text = self.tarsplit_sink, self.toc.text
+        tarsplit_digest = tarsplit_text.finish()
+        toc_digest = self.toc.finish(tarsplit_digest)
         sink = self.sink
-        toc_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, len(toc_data), self.toc.text.uncompressed)
-        sink.write(skippable_header(len(toc_data)))
-        sink.write(toc_data)
-        ts_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, len(tarsplit_data),
-                          self.tarsplit_sink.uncompressed)
-        sink.write(skippable_header(len(tarsplit_data)))
-        sink.write(tarsplit_data)
+        toc_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, toc_text.compressed_size, toc_text.uncompressed)
+        sink.write(skippable_header(toc_text.compressed_size))
+        toc_text.copy_to(sink.write)
+        ts_pos = Position(sink.offset + fmt.SKIPPABLE_HEADER_SIZE, tarsplit_text.compressed_size,
+                          tarsplit_text.uncompressed)
+        sink.write(skippable_header(tarsplit_text.compressed_size))
+        tarsplit_text.copy_to(sink.write)
         sink.write(build_footer(toc_pos.offset, toc_pos.length, toc_pos.uncompressed,
                                 ts_pos.offset, ts_pos.length, ts_pos.uncompressed))
         return LayerInfo(
