@@ -2,7 +2,12 @@
 
 Run from csrc/:  python3 gen_crc64_table.py > zck_crc64_table.h
 The polynomial is the bit-reflected ISO polynomial 0xD800000000000000.
+
+``python3 gen_crc64_table.py --constants`` prints the folding constants of the
+PCLMULQDQ path in zck_crc64.c instead: the bit-reflection of x^e mod P.
 """
+
+import sys
 
 POLY = 0xD800000000000000
 SLICES = 16
@@ -34,5 +39,27 @@ def main() -> None:
     print("\n".join(out))
 
 
+def xpow_mod(e: int) -> int:
+    """x^e mod P (P = x^64 + x^4 + x^3 + x + 1), as a 64-bit integer, bit i = coefficient of x^i."""
+    r = 1
+    for _ in range(e):
+        r <<= 1
+        if r >> 64:
+            r ^= (1 << 64) | 0x1B
+    return r
+
+
+def reflected(v: int) -> int:
+    return int(f"{v:064b}"[::-1], 2)
+
+
+def constants() -> None:
+    for name, e in (("K_512_HI", 575), ("K_512_LO", 511), ("K_128_HI", 191), ("K_128_LO", 127)):
+        print(f"#define ZCK_CRC64_{name} 0x{reflected(xpow_mod(e)):016x}ULL /* x^{e} mod P */")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--constants"]:
+        constants()
+    else:
+        main()

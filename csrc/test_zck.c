@@ -70,6 +70,28 @@ static void test_crc64(void)
     }
     CHECK(zck_crc64_update(0, NULL, 0) == 0);
     CHECK(zck_crc64_update(42, NULL, 0) == 42);
+
+    /* every implementation agrees with the tables, at every length and alignment
+     * around the folding thresholds (64-byte steps, 16-byte tail, 128-byte minimum) */
+    uint64_t out = 0;
+    CHECK(zck_crc64_impl(99, 0, buf, 1, &out) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_crc64_impl(ZCK_CRC64_TABLES, 0, buf, 1, NULL) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_crc64_impl(ZCK_CRC64_TABLES, 0, NULL, 1, &out) == ZCK_E_INVALID_ARGUMENT);
+    int clmul = zck_crc64_best() == ZCK_CRC64_CLMUL;
+    printf("test_zck: CRC-64 best implementation: %s\n", clmul ? "CLMUL" : "tables");
+    for (size_t start = 0; start < 17; start += 3) {
+        for (size_t len = 0; start + len <= sizeof(buf); len += (len < 300 ? 1 : 61)) {
+            uint64_t init = (uint64_t)len * UINT64_C(0x9E3779B97F4A7C15);
+            uint64_t want = 0, got = 0;
+            CHECK(zck_crc64_impl(ZCK_CRC64_TABLES, init, buf + start, len, &want) == ZCK_OK);
+            CHECK(zck_crc64_impl(ZCK_CRC64_AUTO, init, buf + start, len, &got) == ZCK_OK && got == want);
+            int rc = zck_crc64_impl(ZCK_CRC64_CLMUL, init, buf + start, len, &got);
+            if (clmul)
+                CHECK(rc == ZCK_OK && got == want);
+            else
+                CHECK(rc == ZCK_E_UNSUPPORTED);
+        }
+    }
 }
 
 /* -------------------------------------------------------------- chunker */

@@ -88,6 +88,19 @@ unsigned zck_zstd_version_number(void);
  * p may be NULL when n == 0. */
 uint64_t zck_crc64_update(uint64_t crc, const uint8_t *p, size_t n);
 
+/* Implementations of zck_crc64_update; all give the same results. */
+enum zck_crc64_choice {
+    ZCK_CRC64_AUTO = 0,    /* the fastest one this CPU supports */
+    ZCK_CRC64_TABLES = 1,  /* slicing-by-16 tables, plain C */
+    ZCK_CRC64_CLMUL = 2    /* x86-64 PCLMULQDQ folding (inputs of 128 bytes or more) */
+};
+/* *out = zck_crc64_update(crc, p, n) computed by implementation `impl`.
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_UNSUPPORTED (CLMUL asked for but not
+ * available on this CPU or in this build). */
+int zck_crc64_impl(int impl, uint64_t crc, const uint8_t *p, size_t n, uint64_t *out);
+/* What ZCK_CRC64_AUTO uses for long inputs here: ZCK_CRC64_CLMUL or ZCK_CRC64_TABLES. */
+int zck_crc64_best(void);
+
 /* ----------------------------------------------------------------- SHA-256 */
 
 /* SHA-256 (FIPS 180-4), written here: a portable implementation and, in x86-64

@@ -88,3 +88,29 @@ def test_pathset_tells_new_members_from_known_ones() -> None:
     assert members.closed
     with pytest.raises(UsageError):
         members.add(b"x")
+
+
+# -- CRC-64 implementations --------------------------------------------------------------------
+
+
+def test_crc64_implementations_agree() -> None:
+    """The PCLMULQDQ folding path and the tables give the same CRC at every length and alignment."""
+    rng = random.Random(11)
+    data = rng.randbytes(5000)
+    impls = ["tables", "auto"] + (["clmul"] if _native.crc64_implementation() == "clmul" else [])
+    for start in range(0, 20, 7):
+        for length in list(range(0, 300)) + [511, 512, 513, 1024 + 15, 4096, 4977]:
+            piece = memoryview(data)[start:start + length]
+            init = rng.getrandbits(64)
+            want = crc64(piece, init, impl="tables")
+            assert [crc64(piece, init, impl=i) for i in impls] == [want] * len(impls), (start, length)
+    # chaining across the folding threshold
+    assert crc64(data[3000:], crc64(data[:3000])) == crc64(data, impl="tables")
+
+
+def test_crc64_impl_errors() -> None:
+    with pytest.raises(ValueError, match="impl"):
+        crc64(b"x", impl="fast")
+    if _native.crc64_implementation() == "tables":
+        with pytest.raises(_native.NativeError):
+            crc64(b"x" * 200, impl="clmul")
