@@ -116,3 +116,21 @@ def test_toc_and_tarsplit_spooled_to_a_file_give_the_same_blob(monkeypatch: pyte
     with zstd_chunked.open(blob, ann) as layer:
         assert layer.read("d/02999") == b"2999"
         assert layer.verify()["diffID"] == "sha256:" + hashlib.sha256(tar).hexdigest()
+
+
+def test_without_a_temporary_directory_the_toc_stays_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only file system (no temporary file possible) costs memory, not the conversion."""
+    import tempfile
+
+    tar = bc.make_tar([("file", f"f{i:04d}", b"%d" % i) for i in range(2000)])
+    expected = _convert(tar, threads=1)
+    calls: list[int] = []
+
+    def no_tempfile(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(writer, "SPOOL_BYTES", 100)
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_tempfile)
+    assert _convert(tar, threads=1) == expected
+    assert len(calls) == 2  # tried once each for the TOC and the tar-split, then not again

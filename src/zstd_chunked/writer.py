@@ -255,13 +255,56 @@ class _Pending:
             toc.append(entry.to_json())
 
 
+class _Spool:
+    """Bytes kept for the end of the conversion: in memory up to :data:`SPOOL_BYTES`, then
+    in an anonymous temporary file (no name, gone with the process whatever happens), so
+    the writer's memory does not grow with the number of entries.  Where no temporary
+    file can be made (a read-only file system), they stay in memory.
+    """
+
+    def __init__(self) -> None:
+        self._memory = bytearray()
+        self._file: Optional[IO[bytes]] = None
+        self._memory_only = False
+
+    def write(self, data: bytes) -> None:
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._memory += data
+        if len(self._memory) > SPOOL_BYTES and not self._memory_only:
+            try:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+            except OSError:
+                self._memory_only = True  # no usable temporary directory: memory it is
+                return
+            self._file.write(self._memory)
+            self._memory = bytearray()
+
+    def copy_to(self, write: Callable[[Union[bytes, bytearray]], None]) -> None:
+        if self._file is None:
+            if self._memory:
+                write(self._memory)
+            return
+        self._file.seek(0)
+        while True:
+            piece = self._file.read(SPOOL_PIECE)
+            if not piece:
+                return
+            write(piece)
+
+    def close(self) -> None:
+        self._memory = bytearray()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 class _CompressedText:
     """Text compressed into one zstd frame as it is produced.
 
-    Only the compressed bytes are kept, and not in memory: past
-    :data:`SPOOL_BYTES` they go to an anonymous temporary file (gone with the
-    process, whatever happens), so the writer's memory does not grow with the
-    number of entries.  Their SHA-256 is computed as they are produced.
+    Only the compressed bytes are kept (see :class:`_Spool`); their SHA-256 is
+    computed as they are produced.
     """
 
     FLUSH = 1 << 20
@@ -270,7 +313,7 @@ class _CompressedText:
         self._cs = FrameStreamCompressor(level)
         self._parts: list[bytes] = []
         self._buffered = 0
-        self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - close()
+        self._spool = _Spool()
         self._sha = hashlib.sha256()
         #: Bytes of text taken in / compressed bytes produced.
         self.uncompressed = 0
@@ -301,14 +344,9 @@ class _CompressedText:
         self._keep(self._cs.end())
         return "sha256:" + self._sha.hexdigest()
 
-    def copy_to(self, write: Callable[[bytes], None]) -> None:
+    def copy_to(self, write: Callable[[Union[bytes, bytearray]], None]) -> None:
         """Pass the compressed frame (after :meth:`finish`) to ``write``, in pieces."""
-        self._spool.seek(0)
-        while True:
-            piece = self._spool.read(SPOOL_PIECE)
-            if not piece:
-                return
-            write(piece)
+        self._spool.copy_to(write)
 
     def close(self) -> None:
         self._cs.close()
