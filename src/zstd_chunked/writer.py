@@ -536,58 +536,75 @@ class _StreamDigests:
     chunker settles them (pieces that must not change afterwards, or counts
     of zero bytes for runs the chunker held back), and marks each chunk's end
     with :meth:`cut`; the chunk's record gets its digest from the helper.
-    Nothing is buffered here, whatever the chunk sizes.  :meth:`finish` waits
+    No bytes are copied here, whatever the chunk sizes (pieces are views).  :meth:`finish` waits
     for the helper and returns the payload's digest and CRC.  Use as a context
     manager: leaving it always stops the helper.
     """
 
+    #: Messages are handed over in lists holding about this many payload bytes (one queue
+    #: operation per list, not per piece: a chunk of 64 KiB gives several messages).
+    HANDOVER = 1 << 20
+
     def __init__(self) -> None:
         # bounded: if hashing falls behind, the reader waits instead of piling up input
-        # (pieces are at most READ_SIZE bytes)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=16)
+        # (a list holds about HANDOVER bytes of pieces of at most READ_SIZE bytes)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=8)
+        self._batch: list[Any] = []
+        self._batch_bytes = 0
         self._sha = hashlib.sha256()
         self._crc = 0
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name="zstd-chunked-payload-digests", daemon=True)
         self._thread.start()
 
+    def _hand_over(self) -> None:
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch, self._batch_bytes = [], 0
+
     def data(self, piece: memoryview) -> None:
         if len(piece):
-            self._queue.put(piece)
+            self._batch.append(piece)
+            self._batch_bytes += len(piece)
+            if self._batch_bytes >= self.HANDOVER:
+                self._hand_over()
 
     def zeros(self, n: int) -> None:
         if n > 0:
-            self._queue.put(n)
+            self._batch.append(n)
 
     def cut(self, rec: Optional[_ChunkRec]) -> None:
         """The bytes handed over since the last cut are the chunk ``rec`` (None: it needs no digest)."""
-        self._queue.put((rec,))
+        self._batch.append((rec,))
 
     def _run(self) -> None:
         chunk = hashlib.sha256()
         try:
             while True:
-                item = self._queue.get()
-                if item is None:
+                batch = self._queue.get()
+                if batch is None:
                     return
-                if isinstance(item, tuple):
-                    rec = item[0]
-                    if rec is not None:
-                        rec.digest = "sha256:" + chunk.hexdigest()
-                    chunk = hashlib.sha256()
-                    continue
-                pieces = [item] if not isinstance(item, int) else [
-                    zeros_view(min(MAX_ONESHOT_FRAME, item - done)) for done in range(0, item, MAX_ONESHOT_FRAME)]
-                for piece in pieces:
-                    self._sha.update(piece)
-                    self._crc = crc64(piece, self._crc)
-                    chunk.update(piece)
+                for item in batch:
+                    if isinstance(item, tuple):
+                        rec = item[0]
+                        if rec is not None:
+                            rec.digest = "sha256:" + chunk.hexdigest()
+                        chunk = hashlib.sha256()
+                        continue
+                    pieces = [item] if not isinstance(item, int) else [
+                        zeros_view(min(MAX_ONESHOT_FRAME, item - done))
+                        for done in range(0, item, MAX_ONESHOT_FRAME)]
+                    for piece in pieces:
+                        self._sha.update(piece)
+                        self._crc = crc64(piece, self._crc)
+                        chunk.update(piece)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread by finish()
             self._error = exc
             while self._queue.get() is not None:  # keep the producer from blocking
                 pass
 
     def finish(self) -> tuple[str, int]:
+        self._hand_over()
         self._stop()
         if self._error is not None:
             raise self._error
@@ -595,6 +612,7 @@ class _StreamDigests:
 
     def _stop(self) -> None:
         if self._thread.is_alive():
+            self._batch = []
             self._queue.put(None)
             self._thread.join()
 
