@@ -116,6 +116,18 @@ if [ "${#tests[@]}" -eq 0 ]; then
     exit 0
 fi
 
+# The standalone C test (csrc/test_zck.c: differential CRC-64 paths, path set, pool,
+# decoder) under the same sanitizers, built outside the source tree.
+if command -v make >/dev/null 2>&1; then
+    log "csrc/test_zck under ASan+UBSan"
+    # not under the LD_PRELOADed libasan exported above: only the test binary is sanitized
+    env -u LD_PRELOAD make -s -C csrc sanitize-test OUT="$tmp/ctest" CC="$CC"
+elif [ -n "${CI:-}" ]; then
+    die "make is missing: the C test cannot run (.ci/run installs it)"
+else
+    log "make not found: csrc/test_zck skipped (the pytest run below still covers the C core)"
+fi
+
 log "pytest ${tests[*]} under ASan+UBSan"
 rc=0
 "$ASAN_VENV/bin/python" -m pytest -q -p no:cacheprovider "${tests[@]}" "$@" || rc=$?
