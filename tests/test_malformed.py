@@ -560,6 +560,18 @@ def test_toc_and_tarsplit_disagree(label: str, edit: Any) -> None:
     assert outcome(*bc.reseal(blob, ann, toc=edit)) is FormatError, label
 
 
+@pytest.mark.parametrize("field,edit", [
+    ("mode", _entry_edit(3, mode=0o600)),
+    ("uid", _entry_edit(3, uid=0)),
+    ("linkname", _entry_edit(7, linkName="/etc/shadow")),
+])
+def test_toc_and_tarsplit_disagreement_names_the_field(field: str, edit: Any) -> None:
+    blob, ann = _blob(BASE)
+    blob, ann = bc.reseal(blob, ann, toc=edit)
+    with pytest.raises(FormatError, match=f"disagree on {field} of"):
+        zstd_chunked.open(blob, ann).close()
+
+
 def test_toc_order_may_differ_from_tarsplit() -> None:
     """Upstream matches entries by name, so another order describes the same layer."""
     blob, ann = _blob(BASE)
