@@ -285,7 +285,7 @@ def _check_level(level: int) -> None:
         raise ValueError(f"compression level {level} is outside libzstd's range {low}..{high}")
 
 
-# ------------------------------------------------------------------ chunker
+# ----------------------------------------------------------------- path set
 
 
 class PathSet(_Closable):
@@ -320,6 +320,9 @@ class PathSet(_Closable):
             return int(lib.zck_pathset_count(ptr))
         finally:
             self._lock.release()
+
+
+# ------------------------------------------------------------------ chunker
 
 
 class Chunker(_Closable):
