@@ -8,13 +8,11 @@ CRC-64 must match the tar-split, and the sha256 of the result is the DiffID.
 
 from __future__ import annotations
 
-import hashlib
-import queue
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import format as fmt
+from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, crc64
 from .errors import DigestMismatchError, FormatError, MissingTarSplitError
 from .outputs import Output
@@ -58,41 +56,6 @@ SMALL_FILE = 32 << 20
 SPLIT_CHECKS = 1 << 20
 #: Chunk ranges closer than this are fetched with one read.
 READ_GAP = 256 << 10
-
-
-class BackgroundSha256:
-    """sha256 of a byte stream, computed on a helper thread (hashlib releases the GIL).
-
-    Only hand it buffers that are not modified afterwards. Always call
-    :meth:`hexdigest` or :meth:`close` so the thread ends.
-    """
-
-    def __init__(self) -> None:
-        self._sha = hashlib.sha256()
-        # bounded: if hashing falls behind, the producer waits instead of piling up buffers
-        # (rebuild hands over whole batches of up to BATCH_BYTES + SMALL_FILE bytes)
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)
-        self._thread = threading.Thread(target=self._run, name="zstd-chunked-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            data = self._queue.get()
-            if data is None:
-                return
-            self._sha.update(data)
-
-    def update(self, data: Any) -> None:
-        self._queue.put(data)
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def hexdigest(self) -> str:
-        self.close()
-        return self._sha.hexdigest()
 
 
 class _File:

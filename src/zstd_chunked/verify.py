@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import zstandard
 
 from . import format as fmt
+from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, FrameInfo, FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
-from .rebuild import BackgroundSha256
 
 if TYPE_CHECKING:
     from .reader import Layer

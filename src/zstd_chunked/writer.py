@@ -30,6 +30,7 @@ from typing import IO, Any, BinaryIO, Callable, Optional, Union
 
 from . import format as fmt
 from ._frames import MAX_ONESHOT_FRAME, BlobSink, FrameWriter, OpenFrame, zeros_view
+from ._hashing import BackgroundSha256
 from ._native import (
     Chunker,
     FrameStreamCompressor,
@@ -129,26 +130,15 @@ class _HashingReader:
     """Reads the source once and computes the DiffID (sha256 of every byte).
 
     Blocks returned by :meth:`read` are immutable ``bytes``, so they are hashed
-    on a helper thread (hashlib releases the GIL) while the caller parses them.
-    Use as a context manager: leaving it always stops the helper thread.
+    on a helper thread while the caller parses them. Use as a context manager:
+    leaving it always stops the helper thread.
     """
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
-        self._sha = hashlib.sha256()
+        self._sha = BackgroundSha256("zstd-chunked-diffid")
         self.count = 0
-        # bounded: if hashing falls behind, reading waits instead of piling up input blocks
-        self._queue: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=4)
-        self._thread = threading.Thread(target=self._hash_blocks, name="zstd-chunked-diffid", daemon=True)
-        self._thread.start()
         self._digest: Optional[str] = None
-
-    def _hash_blocks(self) -> None:
-        while True:
-            block = self._queue.get()
-            if block is None:
-                return
-            self._sha.update(block)
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
@@ -156,17 +146,11 @@ class _HashingReader:
             return b""
         block = bytes(data)  # no copy when the source already returns bytes
         self.count += len(block)
-        self._queue.put(block)
+        self._sha.update(block)
         return block
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
 
     def digest(self) -> str:
         if self._digest is None:
-            self._stop()
             self._digest = "sha256:" + self._sha.hexdigest()
         return self._digest
 
@@ -174,7 +158,7 @@ class _HashingReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop()
+        self._sha.close()
 
 
 @dataclass
