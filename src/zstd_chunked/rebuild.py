@@ -118,11 +118,16 @@ class _Batch:
             where[c.offset] = (handle, c.offset - span_start, c.end - c.offset)
         return where
 
-    def _check(self, jobs: DecodeJobs, whats: list[tuple[str, str]], dst: int, size: int, digest: str,
-               crc: Optional[int], what: tuple[str, str]) -> None:
+    def _native_digest(self, dst: int, size: int, digest: str, what: str) -> Optional[bytes]:
+        """The raw sha256 for a native job to check; other algorithms are left to Python (None)."""
         raw = sha256_raw(digest) if digest else None
         if digest and raw is None:
-            self.python_checks.append((dst, size, digest, what[0]))
+            self.python_checks.append((dst, size, digest, what))
+        return raw
+
+    def _check(self, jobs: DecodeJobs, whats: list[tuple[str, str]], dst: int, size: int, digest: str,
+               crc: Optional[int], what: tuple[str, str]) -> None:
+        raw = self._native_digest(dst, size, digest, what[0])
         if raw is not None and crc is not None and size >= SPLIT_CHECKS:
             # two jobs, so that both checks of one large file run at the same time
             jobs.check(dst, size, raw, None)
@@ -159,9 +164,7 @@ class _Batch:
                     if zeros:
                         self._check(first, self.first_what, at, c.size, file_digest, crc, file_what)
                     else:
-                        raw = sha256_raw(file_digest)
-                        if raw is None:
-                            self.python_checks.append((at, c.size, file_digest, file_what[0]))
+                        raw = self._native_digest(at, c.size, file_digest, file_what[0])
                         source, offset, length = where[c.offset]
                         first.decode(source, offset, length, at, c.size, raw, crc, exact=self.exact_frames)
                         self.first_what.append(file_what)
@@ -169,9 +172,7 @@ class _Batch:
                     if c.digest:
                         self._check(first, self.first_what, at, c.size, c.digest, None, chunk_what)
                 else:
-                    raw = sha256_raw(c.digest) if c.digest else None
-                    if c.digest and raw is None:
-                        self.python_checks.append((at, c.size, c.digest, chunk_what[0]))
+                    raw = self._native_digest(at, c.size, c.digest, chunk_what[0])
                     source, offset, length = where[c.offset]
                     first.decode(source, offset, length, at, c.size, raw, exact=self.exact_frames)
                     self.first_what.append(chunk_what)
