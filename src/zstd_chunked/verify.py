@@ -122,17 +122,25 @@ def _decode_empty_frame(layer: Layer, frame: FrameInfo) -> None:
         raise FormatError(f"zstd frame at {frame.offset} holds more than the 0 bytes it declares")
 
 
-def _decode_groups(layer: Layer, groups: list[list[FrameInfo]], hasher: BackgroundSha256) -> int:
-    """Decode runs of frames (each run contiguous apart from skippable frames) into one arena; hash it."""
-    sizes = [sum(f.content_size or 0 for f in g) for g in groups]
-    arena = bytearray(sum(sizes))
+def _decode_ranges(layer: Layer, ranges: list[tuple[int, int, int]],
+                   exact: bool = False) -> tuple[bytearray, Optional[tuple[int, Exception]]]:
+    """Decode blob ranges ``(start, end, output size)`` back to back into one arena, in parallel.
+
+    Returns the arena and the first failure, ``(range index, exception)``, or None.
+    """
+    arena = bytearray(sum(size for _start, _end, size in ranges))
     jobs = DecodeJobs(arena)
     at = 0
-    for group, size in zip(groups, sizes):
-        start, end = group[0].offset, group[-1].end
-        jobs.decode(jobs.source(layer.read_range(start, end - start)), 0, end - start, at, size)
+    for start, end, size in ranges:
+        jobs.decode(jobs.source(layer.read_range(start, end - start)), 0, end - start, at, size, exact=exact)
         at += size
-    failure = jobs.run(layer.threads)
+    return arena, jobs.run(layer.threads)
+
+
+def _decode_groups(layer: Layer, groups: list[list[FrameInfo]], hasher: BackgroundSha256) -> int:
+    """Decode runs of frames (each run contiguous apart from skippable frames) into one arena; hash it."""
+    arena, failure = _decode_ranges(
+        layer, [(g[0].offset, g[-1].end, sum(f.content_size or 0 for f in g)) for g in groups])
     if failure is not None:
         index, exc = failure
         raise type(exc)(f"zstd data in the frames at {groups[index][0].offset}..{groups[index][-1].end}: {exc}")
@@ -265,17 +273,10 @@ def _gap_groups(gaps: list[_Gap]) -> Iterator[tuple[list[_Gap], list[int]]]:
 def _check_gaps(layer: Layer, gaps: list[_Gap]) -> bool:
     """Decode every gap (in parallel); True when each holds exactly its segments."""
     for group, sizes in _gap_groups(gaps):
-        arena = bytearray(sum(sizes))
-        jobs = DecodeJobs(arena)
-        at = 0
-        for g, size in zip(group, sizes):
-            if g.end > g.start:
-                jobs.decode(jobs.source(layer.read_range(g.start, g.end - g.start)), 0, g.end - g.start, at, size,
-                            exact=True)
-            elif size:
-                return False  # segments with no frames to hold them
-            at += size
-        failure = jobs.run(layer.threads)
+        if any(g.end == g.start and size for g, size in zip(group, sizes)):
+            return False  # segments with no frames to hold them
+        ranges = [(g.start, g.end, size) for g, size in zip(group, sizes) if g.end > g.start]
+        arena, failure = _decode_ranges(layer, ranges, exact=True)
         if failure is not None:
             return False  # the two-pass route reports what is wrong
         view = memoryview(arena)
