@@ -114,8 +114,7 @@ class FrameWriter:
         """
         if n < 0:
             raise ValueError(f"cannot reserve {n} bytes")
-        if self._pending and self._pending_bytes + n > BATCH_BYTES:
-            self._rotate()
+        self._make_room(n)
         if n > BATCH_BYTES:  # larger than any batch (the writer never asks): a buffer of its own
             return memoryview(bytearray(n))
         arena = self._arenas[self._arena_turn]
@@ -127,11 +126,17 @@ class FrameWriter:
         self._arena_used = start + n
         return memoryview(arena)[start:start + n]
 
-    def _queue(self, data: bytes | bytearray | memoryview, is_file: bool, callback: Any) -> None:
-        if self._pending and self._pending_bytes + len(data) > BATCH_BYTES:
-            # keep every batch within BATCH_BYTES (a single job is at most MAX_ONESHOT_FRAME),
-            # so peak memory does not depend on where large files happen to fall
+    def _make_room(self, n: int) -> None:
+        """Start a new batch if ``n`` more bytes would take this one past BATCH_BYTES.
+
+        Every batch stays within BATCH_BYTES (a single job is at most
+        MAX_ONESHOT_FRAME), so peak memory does not depend on where large files fall.
+        """
+        if self._pending and self._pending_bytes + n > BATCH_BYTES:
             self._rotate()
+
+    def _queue(self, data: bytes | bytearray | memoryview, is_file: bool, callback: Any) -> None:
+        self._make_room(len(data))  # a no-op for bytes just reserved: reserve() made the room
         self._pending.append((data, is_file))
         self._pending_cbs.append(callback)
         self._pending_bytes += len(data)
