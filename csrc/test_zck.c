@@ -1115,6 +1115,81 @@ static void test_pathset(void)
     zck_pathset_free(NULL);
 }
 
+/* Whole text of the lines not yet taken equals `want`. */
+static int lines_equal(const zck_tarsplit *t, const char *want)
+{
+    size_t n = 0;
+    const uint8_t *p = zck_tarsplit_lines(t, &n);
+    return n == strlen(want) && (n == 0 || memcmp(p, want, n) == 0);
+}
+
+static void test_tarsplit(void)
+{
+    uint8_t out[80];
+    size_t n = 0;
+    /* JSON quoting, both flavors */
+    const uint8_t odd[] = {'a', '<', '\b', '"', 0xff, 0xe2, 0x80, 0xa9, 0xc3, 0xa9, 0x01};
+    CHECK(zck_json_quote(ZCK_JSON_JSONITER, odd, sizeof odd, out, sizeof out, &n) == ZCK_OK);
+    const char *want = "\"a\\u003c\\u0008\\\"\\ufffd\\u2029\xc3\xa9\\u0001\"";
+    CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+    CHECK(zck_json_quote(ZCK_JSON_ENCODING_JSON, odd, 3, out, sizeof out, &n) == ZCK_OK);
+    CHECK(n == 11 && memcmp(out, "\"a\\u003c\\b\"", n) == 0);
+    CHECK(zck_json_quote(ZCK_JSON_JSONITER, odd, 11, out, 10, &n) == ZCK_E_DST_TOO_SMALL);
+    CHECK(zck_json_quote(7, odd, 1, out, sizeof out, &n) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_json_quote_bound(SIZE_MAX) == 0);
+    CHECK(zck_utf8_valid(odd + 8, 2) == 1 && zck_utf8_valid(odd, sizeof odd) == 0);
+    CHECK(zck_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3) == 0); /* a surrogate */
+    CHECK(zck_utf8_valid(NULL, 0) == 1);
+    /* paths */
+    CHECK(zck_clean_path((const uint8_t *)"a//b/./c/../", 12, out, sizeof out, &n) == ZCK_OK);
+    CHECK(n == 3 && memcmp(out, "a/b", 3) == 0);
+    CHECK(zck_clean_path((const uint8_t *)"/../..", 6, out, sizeof out, &n) == ZCK_OK && n == 1 && out[0] == '/');
+    CHECK(zck_clean_path((const uint8_t *)"../x/..", 7, out, sizeof out, &n) == ZCK_OK);
+    CHECK(n == 2 && memcmp(out, "..", 2) == 0);
+    CHECK(zck_clean_path(NULL, 0, out, sizeof out, &n) == ZCK_OK && n == 1 && out[0] == '.');
+    CHECK(zck_clean_path((const uint8_t *)"abc", 3, out, 3, &n) == ZCK_E_DST_TOO_SMALL);
+
+    zck_tarsplit *t = zck_tarsplit_new();
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    const uint8_t crc[8] = {0x3c, 0x3e, 0xee, 0xe2, 0xd8, 0x10, 0, 0};
+    CHECK(zck_tarsplit_segment(t, NULL, 0) == ZCK_OK);
+    CHECK(zck_tarsplit_segment(t, (const uint8_t *)"abc", 3) == ZCK_OK);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"d/a", 3, 5, crc) == ZCK_OK);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"hi\xff", 3, 0, NULL) == ZCK_OK);
+    CHECK(zck_tarsplit_file(t, NULL, 0, 0, NULL) == ZCK_OK);
+    CHECK(lines_equal(t,
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":0}\n"
+        "{\"type\":1,\"name\":\"d/a\",\"size\":5,\"payload\":\"PD7u4tgQAAA=\",\"position\":1}\n"
+        "{\"type\":1,\"name_raw\":\"aGn/\",\"payload\":null,\"position\":2}\n"
+        "{\"type\":1,\"payload\":null,\"position\":3}\n"));
+    uint64_t total = zck_tarsplit_total(t);
+    /* refused entries change nothing */
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"./d//a", 6, 0, NULL) == ZCK_E_TAR_DUPLICATE_PATH);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)".", 1, 0, NULL) == ZCK_E_TAR_DUPLICATE_PATH); /* "" cleans to "." */
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"n", 1, -1, NULL) == ZCK_E_TAR_NEGATIVE_SIZE);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"n", 1, 4, NULL) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"n", 1, 0, crc) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tarsplit_file(NULL, (const uint8_t *)"n", 1, 0, NULL) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tarsplit_position(t) == 4 && zck_tarsplit_total(t) == total);
+    zck_tarsplit_clear(t);
+    CHECK(lines_equal(t, "") && zck_tarsplit_total(t) == total);
+    /* a large segment: the buffer grows, the line is whole */
+    size_t big = 1u << 20;
+    uint8_t *zeros = calloc(big, 1);
+    CHECK(zeros != NULL);
+    if (zeros != NULL) {
+        CHECK(zck_tarsplit_segment(t, zeros, big) == ZCK_OK);
+        const uint8_t *p = zck_tarsplit_lines(t, &n);
+        CHECK(n == 21 + (big + 2) / 3 * 4 + 13 + 1 + 2);
+        CHECK(p != NULL && p[n - 1] == '\n' && p[n - 3] == '4');
+        free(zeros);
+    }
+    zck_tarsplit_free(t);
+    zck_tarsplit_free(NULL);
+}
+
 int main(void)
 {
     test_errors();
@@ -1128,6 +1203,7 @@ int main(void)
     test_cstream();
     test_decompress();
     test_pathset();
+    test_tarsplit();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);
         return 1;

@@ -68,7 +68,11 @@ enum zck_error {
 
     /* content checks (80..89) */
     ZCK_E_SHA256_MISMATCH = 80,        /* bytes do not have the expected SHA-256 */
-    ZCK_E_CRC64_MISMATCH = 81          /* bytes do not have the expected CRC-64 */
+    ZCK_E_CRC64_MISMATCH = 81,         /* bytes do not have the expected CRC-64 */
+
+    /* tar input the writer cannot represent (90..99) */
+    ZCK_E_TAR_DUPLICATE_PATH = 90,     /* a second entry for one cleaned path */
+    ZCK_E_TAR_NEGATIVE_SIZE = 91       /* an entry with a negative size */
 };
 
 /* Name of an error code ("ZCK_E_NOMEM", ...); "ZCK_E_UNKNOWN" for other values. */
@@ -137,6 +141,53 @@ int zck_pathset_add(zck_pathset *s, const uint8_t *p, size_t n, int *added);
 size_t zck_pathset_count(const zck_pathset *s);
 /* Bytes the set holds (for ffi.gc's size hint). */
 size_t zck_pathset_sizeof(const zck_pathset *s);
+
+/* ------------------------------------------------------------- tar-split */
+
+/* JSON string escaping of the two Go encoders the format uses.  Both escape
+ * '"', '\\', control characters, '<', '>', '&', U+2028 and U+2029, and write
+ * each byte that is not part of valid UTF-8 as \ufffd; encoding/json writes
+ * 0x08 and 0x0C as \b and \f, json-iterator as \u0008 and \u000c. */
+enum zck_json_flavor {
+    ZCK_JSON_JSONITER = 0,      /* json-iterator (the TOC) */
+    ZCK_JSON_ENCODING_JSON = 1  /* encoding/json (tar-split) */
+};
+/* Room zck_json_quote needs for n input bytes (quotes included); 0 on overflow. */
+size_t zck_json_quote_bound(size_t n);
+/* p[0..n) as a quoted JSON string into dst.  Errors: ZCK_E_INVALID_ARGUMENT,
+ * ZCK_E_OVERFLOW, ZCK_E_DST_TOO_SMALL (cap < zck_json_quote_bound(n)). */
+int zck_json_quote(int flavor, const uint8_t *p, size_t n, uint8_t *dst, size_t cap, size_t *written);
+/* 1 when p[0..n) is valid UTF-8 as Go's utf8.Valid sees it, else 0. */
+int zck_utf8_valid(const uint8_t *p, size_t n);
+/* Go's filepath.Clean (Unix) of p[0..n) into dst (cap >= n + 1).  Errors:
+ * ZCK_E_INVALID_ARGUMENT, ZCK_E_OVERFLOW, ZCK_E_DST_TOO_SMALL. */
+int zck_clean_path(const uint8_t *p, size_t n, uint8_t *dst, size_t cap, size_t *written);
+
+/* The tar-split lines the reference writer produces (storage.NewJSONPacker),
+ * one call per entry, collected in a buffer the caller takes from.  Keeps
+ * the cleaned path of every file entry (in a zck_pathset) to refuse
+ * duplicates as the packer does.  A failed call changes nothing. */
+typedef struct zck_tarsplit zck_tarsplit;
+
+zck_tarsplit *zck_tarsplit_new(void);
+void zck_tarsplit_free(zck_tarsplit *t);
+size_t zck_tarsplit_sizeof(const zck_tarsplit *t);
+/* A segment line (type 2) for raw tar bytes p[0..n); nothing when n == 0.
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM, ZCK_E_OVERFLOW. */
+int zck_tarsplit_segment(zck_tarsplit *t, const uint8_t *p, size_t n);
+/* A file line (type 1) for the entry named name[0..n) (the header's bytes)
+ * of `size` bytes; crc points at the 8 big-endian bytes of the payload's
+ * CRC-64 when size > 0 and is NULL when size == 0.  Errors:
+ * ZCK_E_TAR_DUPLICATE_PATH, ZCK_E_TAR_NEGATIVE_SIZE, ZCK_E_INVALID_ARGUMENT
+ * (crc given with size 0 or missing with size > 0), ZCK_E_NOMEM, ZCK_E_OVERFLOW. */
+int zck_tarsplit_file(zck_tarsplit *t, const uint8_t *name, size_t n, int64_t size, const uint8_t *crc);
+/* The lines written since the last zck_tarsplit_clear: *n bytes at the
+ * pointer returned (valid until the next call on t). */
+const uint8_t *zck_tarsplit_lines(const zck_tarsplit *t, size_t *n);
+void zck_tarsplit_clear(zck_tarsplit *t);
+/* Entries written so far (the next line's "position"); bytes written so far. */
+uint64_t zck_tarsplit_position(const zck_tarsplit *t);
+uint64_t zck_tarsplit_total(const zck_tarsplit *t);
 
 /* ----------------------------------------------------------------- chunker */
 

@@ -44,6 +44,8 @@ const char *zck_error_name(int code)
     case ZCK_E_EXTRA_DATA: return "ZCK_E_EXTRA_DATA";
     case ZCK_E_SHA256_MISMATCH: return "ZCK_E_SHA256_MISMATCH";
     case ZCK_E_CRC64_MISMATCH: return "ZCK_E_CRC64_MISMATCH";
+    case ZCK_E_TAR_DUPLICATE_PATH: return "ZCK_E_TAR_DUPLICATE_PATH";
+    case ZCK_E_TAR_NEGATIVE_SIZE: return "ZCK_E_TAR_NEGATIVE_SIZE";
     default: return "ZCK_E_UNKNOWN";
     }
 }
@@ -89,6 +91,8 @@ const char *zck_error_message(int code)
     case ZCK_E_EXTRA_DATA: return "frames hold more bytes than expected";
     case ZCK_E_SHA256_MISMATCH: return "SHA-256 digest mismatch";
     case ZCK_E_CRC64_MISMATCH: return "CRC-64 mismatch";
+    case ZCK_E_TAR_DUPLICATE_PATH: return "a second tar entry for one path";
+    case ZCK_E_TAR_NEGATIVE_SIZE: return "a tar entry with a negative size";
     default: return "unknown error";
     }
 }

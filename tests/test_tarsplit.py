@@ -120,6 +120,7 @@ def convert(reader: TarReader, *, read_size: int = 1 << 20) -> tuple[bytes, dict
         encoder.add_segment(reader.raw_bytes())
     for tail in reader.trailing():
         encoder.add_segment(tail)
+    encoder.flush()
     text = b"".join(lines)
     assert encoder.uncompressed_size == len(text)
     return text, payloads, headers
@@ -185,14 +186,15 @@ def raw(data: bytes) -> str:
 
 
 def encode_all(calls: list[tuple[Any, ...]]) -> list[bytes]:
-    lines: list[bytes] = []
-    encoder = TarSplitEncoder(lines.append)
-    for call in calls:
-        if len(call) == 1:
-            encoder.add_segment(call[0])
-        else:
-            encoder.add_file(*call)
-    return lines
+    blocks: list[bytes] = []
+    with TarSplitEncoder(blocks.append) as encoder:
+        for call in calls:
+            if len(call) == 1:
+                encoder.add_segment(call[0])
+            else:
+                encoder.add_file(*call)
+        encoder.flush()
+    return b"".join(blocks).splitlines(keepends=True)
 
 
 def test_encoder_lines() -> None:
@@ -224,7 +226,8 @@ def test_encoder_refuses_duplicates() -> None:
     encoder.add_file("d/file", 0, None)
     with pytest.raises(UnsupportedTarError, match="duplicate path"):
         encoder.add_file("./d//file", 0, None)
-    assert encoder.position == 1 and len(lines) == 1
+    encoder.flush()
+    assert encoder.position == 1 and b"".join(lines).count(b"\n") == 1
     encoder.add_file("é", 0, None)
     with pytest.raises(UnsupportedTarError, match="duplicate path"):
         encoder.add_file("\udcc3\udca9", 0, None)  # the same bytes

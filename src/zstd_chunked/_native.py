@@ -8,6 +8,7 @@ offset or job index when known:
 
 * footer, frame-scan and compressed-data problems raise :class:`FormatError`;
 * size limits raise :class:`LimitExceededError`;
+* tar entries the writer cannot represent raise :class:`UnsupportedTarError`;
 * misuse (a second batch in flight, use after ``close()``, use from two threads
   at once) raises :class:`UsageError`;
 * allocation, thread and other libzstd failures raise :class:`NativeError`
@@ -34,7 +35,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
 from ._zck import ffi, lib
-from .errors import DigestMismatchError, FormatError, LimitExceededError, NativeError, UsageError
+from .errors import (
+    DigestMismatchError,
+    FormatError,
+    LimitExceededError,
+    NativeError,
+    UnsupportedTarError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -58,8 +66,11 @@ __all__ = [
     "decompress_into",
     "error_name",
     "level_range",
-    "PathSet",
     "PayloadResult",
+    "TarSplitLines",
+    "clean_path",
+    "json_quote",
+    "utf8_valid",
     "parse_footer",
     "scan_frames",
     "sha256",
@@ -285,41 +296,128 @@ def _check_level(level: int) -> None:
         raise ValueError(f"compression level {level} is outside libzstd's range {low}..{high}")
 
 
-# ----------------------------------------------------------------- path set
+# ---------------------------------------------------------------- tar-split
 
 
-class PathSet(_Closable):
-    """A set of byte strings that keeps 16 bytes per member, not the strings.
+class TarSplitLines(_Closable):
+    """The reference's tar-split lines, encoded in C (``csrc/zck_tarsplit.c``).
 
-    Members are stored as the first 128 bits of their SHA-256 (see
-    ``csrc/zck_pathset.c``): two different strings are taken for one with
-    probability about n^2 / 2^129.  The writer uses it to find duplicate paths
-    without holding every path of the layer in memory.
+    :meth:`segment` and :meth:`file` append one JSON line each to a buffer that
+    :meth:`take` empties.  :meth:`file` refuses, with
+    ``ZCK_E_TAR_DUPLICATE_PATH`` or ``ZCK_E_TAR_NEGATIVE_SIZE`` as
+    :class:`NativeError` codes, what the reference's packer refuses; the
+    encoder is unchanged after any error.
     """
 
-    _what = "PathSet"
+    _what = "TarSplitLines"
 
     def __init__(self) -> None:
         super().__init__()
-        raw = lib.zck_pathset_new()
-        self._ptr = _new_context(raw, lib.zck_pathset_free, int(lib.zck_pathset_sizeof(raw)), "a path set")
-        self._added = ffi.new("int *")
+        raw = lib.zck_tarsplit_new()
+        self._ptr = _new_context(raw, lib.zck_tarsplit_free, int(lib.zck_tarsplit_sizeof(raw)), "a tar-split encoder")
+        self._n = ffi.new("size_t *")
 
-    def add(self, member: bytes) -> bool:
-        """Add ``member``; True if it was not in the set yet."""
+    def segment(self, data: BufferLike) -> None:
+        """A line (type 2) for raw tar bytes; nothing for empty ``data``."""
         ptr = self._acquire()
         try:
-            _check(lib.zck_pathset_add(ptr, member, len(member), self._added), "add to a path set")
-            return bool(self._added[0])
+            src = data if isinstance(data, bytes) else _in(data)
+            _check(lib.zck_tarsplit_segment(ptr, src, len(data)), "encode a tar-split segment")
         finally:
             self._lock.release()
 
-    def __len__(self) -> int:
+    def file(self, name: bytes, size: int, crc: bytes | None) -> None:
+        """A line (type 1) for an entry; ``crc``: 8 big-endian bytes when ``size`` > 0, else None.
+
+        Raises :class:`UnsupportedTarError` for a path already seen (after
+        ``filepath.Clean``) and for a negative size, ValueError for a ``crc``
+        that does not fit ``size``.
+        """
+        if crc is not None and len(crc) != 8:
+            raise ValueError("crc must be 8 bytes")
         ptr = self._acquire()
         try:
-            return int(lib.zck_pathset_count(ptr))
+            rc = lib.zck_tarsplit_file(ptr, name, len(name), size, ffi.NULL if crc is None else crc)
         finally:
             self._lock.release()
+        if rc == lib.ZCK_OK:
+            return
+        text = name.decode("utf-8", "surrogateescape")
+        if rc == lib.ZCK_E_TAR_DUPLICATE_PATH:
+            key = clean_path(name).decode("utf-8", "surrogateescape")
+            raise UnsupportedTarError(
+                f"duplicate path {text!r} in the tar (cleaned: {key!r}); tar-split, and so "
+                "zstd:chunked, cannot represent two entries for one path")
+        if rc == lib.ZCK_E_TAR_NEGATIVE_SIZE:
+            raise UnsupportedTarError(f"tar entry {text!r} has a negative size ({size})")
+        if rc == lib.ZCK_E_INVALID_ARGUMENT:
+            raise ValueError("crc must be 8 bytes when size > 0 and None when size == 0")
+        raise _error(rc, "encode a tar-split file entry")
+
+    def take(self) -> bytes:
+        """The lines written since the last call (whole lines, each ending in a newline)."""
+        ptr = self._acquire()
+        try:
+            data = lib.zck_tarsplit_lines(ptr, self._n)
+            n = int(self._n[0])
+            text = ffi.buffer(data, n)[:] if n else b""
+            lib.zck_tarsplit_clear(ptr)
+            return text
+        finally:
+            self._lock.release()
+
+    def pending(self) -> int:
+        """Bytes written and not yet taken."""
+        ptr = self._acquire()
+        try:
+            lib.zck_tarsplit_lines(ptr, self._n)
+            return int(self._n[0])
+        finally:
+            self._lock.release()
+
+    @property
+    def position(self) -> int:
+        """The ``position`` of the next line (lines written so far)."""
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_tarsplit_position(ptr))
+        finally:
+            self._lock.release()
+
+    @property
+    def total(self) -> int:
+        """Bytes of lines written so far, taken or not."""
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_tarsplit_total(ptr))
+        finally:
+            self._lock.release()
+
+
+def json_quote(data: bytes, *, jsoniter: bool) -> bytes:
+    """``data`` as a quoted JSON string the way json-iterator (``jsoniter``) or encoding/json writes it."""
+    cap = int(lib.zck_json_quote_bound(len(data)))
+    if cap == 0:
+        raise LimitExceededError(f"cannot quote {len(data)} bytes: too large")
+    out = _alloc("uint8_t[]", cap)
+    n = ffi.new("size_t *")
+    flavor = lib.ZCK_JSON_JSONITER if jsoniter else lib.ZCK_JSON_ENCODING_JSON
+    _check(lib.zck_json_quote(flavor, data, len(data), out, cap, n), "quote a JSON string")
+    return ffi.buffer(out, int(n[0]))[:]
+
+
+def utf8_valid(data: bytes) -> bool:
+    """Whether Go's ``utf8.Valid`` holds for ``data``."""
+    return bool(lib.zck_utf8_valid(data, len(data)))
+
+
+def clean_path(data: bytes) -> bytes:
+    """Go's ``filepath.Clean`` (Unix) of a path's bytes."""
+    cap = len(data) + 1
+    out = _alloc("uint8_t[]", cap)
+    n = ffi.new("size_t *")
+    _check(lib.zck_clean_path(data, len(data), out, cap, n), "clean a path")
+    return ffi.buffer(out, int(n[0]))[:]
 
 
 # ------------------------------------------------------------------ chunker

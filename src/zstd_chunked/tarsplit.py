@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from . import format as fmt
-from ._native import PathSet
-from .errors import FormatError, LimitExceededError, UnsupportedTarError
-from .gojson import encoding_json_string, go_string_bytes, is_valid_utf8
+from ._native import TarSplitLines
+from .errors import FormatError, LimitExceededError
+from .gojson import go_string_bytes
 from .tarstream import SupportsRead, go_clean_path
 
 __all__ = [
@@ -54,36 +54,27 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _READ_CHUNK = 1 << 20
 
 
-_b2a_base64 = binascii.b2a_base64
-
-
-def _b64(data: Union[bytes, memoryview]) -> bytes:
-    """Standard base64 with padding, as Go's encoding/json writes []byte."""
-    return _b2a_base64(data, newline=False)
-
-
-def _canonical_path(name: str) -> str:
-    """The key tar-split uses to detect duplicate files: filepath.Clean of the name's bytes."""
-    return go_clean_path(go_string_bytes(name).decode("utf-8", "surrogateescape"))
-
-
 class TarSplitEncoder:
     """Writes tar-split JSON lines byte-identical to the reference (``storage.NewJSONPacker``).
 
-    ``sink`` receives each line (bytes ending in ``\\n``) as soon as it is complete.
+    The lines are made in C (:class:`zstd_chunked._native.TarSplitLines`) and
+    handed to ``sink`` in blocks of whole lines, at least :data:`FLUSH_BYTES`
+    at a time, and at :meth:`flush`.  Call :meth:`flush` when the stream is
+    complete; :meth:`close` (or leaving the ``with`` block) frees the encoder
+    without flushing.
     """
+
+    #: Lines are passed to the sink once this many bytes are waiting.
+    FLUSH_BYTES = 64 << 10
 
     def __init__(self, sink: Callable[[bytes], object]) -> None:
         self._sink = sink
-        self._position = 0
-        # cleaned paths seen so far, as 16-byte hashes (memory stays small on huge layers)
-        self._seen = PathSet()
-        #: Total bytes passed to the sink.
-        self.uncompressed_size = 0
+        self._lines = TarSplitLines()
+        self._waiting = 0
 
     def close(self) -> None:
-        """Free the duplicate-path set now (it is also freed when the encoder is collected)."""
-        self._seen.close()
+        """Free the encoder (and its duplicate-path set) now; lines not flushed are dropped."""
+        self._lines.close()
 
     def __enter__(self) -> TarSplitEncoder:
         return self
@@ -94,21 +85,28 @@ class TarSplitEncoder:
     @property
     def position(self) -> int:
         """The ``position`` the next entry will get (the number of entries so far)."""
-        return self._position
+        return self._lines.position
 
-    def _emit(self, line: bytes) -> None:
-        self._sink(line)
-        self.uncompressed_size += len(line)
-        self._position += 1
+    @property
+    def uncompressed_size(self) -> int:
+        """Bytes of lines written so far (flushed or not)."""
+        return self._lines.total
+
+    def flush(self) -> None:
+        """Pass every line written so far to the sink."""
+        text = self._lines.take()
+        self._waiting = 0
+        if text:
+            self._sink(text)
 
     def add_segment(self, data: Union[bytes, memoryview]) -> None:
         """Record raw tar bytes; an empty segment is skipped, as the reference does."""
-        if not len(data):
-            return
-        line = b'{"type":2,"payload":"%s","position":%d}\n' % (_b2a_base64(data, newline=False), self._position)
-        self._sink(line)
-        self.uncompressed_size += len(line)
-        self._position += 1
+        n = len(data)
+        if n:
+            self._lines.segment(data)
+            self._waiting += n
+            if self._waiting >= self.FLUSH_BYTES:
+                self.flush()
 
     def add_file(self, name: str, size: int, crc: Optional[bytes]) -> None:
         """Record one file entry (every tar entry gets one, directories and links too).
@@ -121,32 +119,11 @@ class TarSplitEncoder:
         (the reference fails with "duplicates of file paths not supported") and for
         negative sizes (which the tar-split reader side cannot accept).
         """
-        if size < 0:
-            raise UnsupportedTarError(f"tar entry {name!r} has a negative size ({size})")
-        if (crc is None) != (size == 0) or (crc is not None and len(crc) != _CRC_SIZE):
-            raise ValueError("crc must be 8 bytes when size > 0 and None when size == 0")
-        ascii_name = name.isascii()
-        # An ASCII name is its own bytes: no need for the surrogateescape round trip.
-        key = go_clean_path(name) if ascii_name else _canonical_path(name)
-        if not self._seen.add(key.encode("ascii") if ascii_name else key.encode("utf-8", "surrogateescape")):
-            raise UnsupportedTarError(
-                f"duplicate path {name!r} in the tar (cleaned: {key!r}); tar-split, and so "
-                "zstd:chunked, cannot represent two entries for one path"
-            )
-        if ascii_name:
-            name_field = b',"name":' + encoding_json_string(name).encode("ascii") if name else b""
-        elif is_valid_utf8(name):
-            name_field = b',"name":' + encoding_json_string(name).encode("utf-8")
-        else:
-            name_field = b',"name_raw":"' + _b64(go_string_bytes(name)) + b'"'
-        if crc is None:
-            line = b'{"type":1%s,"payload":null,"position":%d}\n' % (name_field, self._position)
-        else:
-            line = b'{"type":1%s,"size":%d,"payload":"%s","position":%d}\n' % (
-                name_field, size, _b2a_base64(crc, newline=False), self._position)
-        self._sink(line)
-        self.uncompressed_size += len(line)
-        self._position += 1
+        raw = name.encode("ascii") if name.isascii() else go_string_bytes(name)
+        self._lines.file(raw, size, crc)
+        self._waiting += len(raw) + 64
+        if self._waiting >= self.FLUSH_BYTES:
+            self.flush()
 
 
 @dataclass

@@ -483,6 +483,7 @@ class _Converter:
 
     def _finish(self, diff_id: str, tar_size: int) -> LayerInfo:
         tarsplit_text, toc_text = self.tarsplit_sink, self.toc.text
+        self.tarsplit.flush()
         tarsplit_digest = tarsplit_text.finish()
         toc_digest = self.toc.finish(tarsplit_digest)
         sink = self.sink

@@ -7,8 +7,7 @@ import random
 import pytest
 
 from zstd_chunked import _native
-from zstd_chunked._native import PathSet, crc64, error_name, zstd_version, zstd_version_number
-from zstd_chunked.errors import UsageError
+from zstd_chunked._native import crc64, error_name, zstd_version, zstd_version_number
 
 # FORMAT.md 3.3 (first four from tar-split's tests)
 CRC_VECTORS = [
@@ -70,24 +69,6 @@ def test_error_names_are_stable() -> None:
     for name, code in names.items():
         assert error_name(code) == name
     assert len(set(names.values())) == len(names)
-
-
-# -- PathSet (the writer's duplicate-path set) -------------------------------------------------
-
-
-def test_pathset_tells_new_members_from_known_ones() -> None:
-    with PathSet() as members:
-        assert members.add(b"") is True
-        assert members.add(b"") is False
-        names = [b"usr/lib/%d" % i for i in range(5000)]  # grows the table a few times
-        assert all(members.add(n) for n in names)
-        assert not any(members.add(n) for n in names)
-        assert members.add(b"usr/lib/1\x00") is True  # bytes, not C strings
-        assert members.add(b"usr/lib/\xff") is True
-        assert len(members) == 5003
-    assert members.closed
-    with pytest.raises(UsageError):
-        members.add(b"x")
 
 
 # -- CRC-64 implementations --------------------------------------------------------------------
