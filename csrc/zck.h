@@ -142,7 +142,7 @@ size_t zck_pathset_count(const zck_pathset *s);
 /* Bytes the set holds (for ffi.gc's size hint). */
 size_t zck_pathset_sizeof(const zck_pathset *s);
 
-/* ------------------------------------------------------------- tar-split */
+/* ------------------------------------------------- JSON text and tar-split */
 
 /* JSON string escaping of the two Go encoders the format uses.  Both escape
  * '"', '\\', control characters, '<', '>', '&', U+2028 and U+2029, and write

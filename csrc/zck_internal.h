@@ -89,6 +89,34 @@ static inline int zck_add_u64(uint64_t a, uint64_t b, uint64_t *out)
     return 1;
 }
 
+/* Go JSON output pieces (zck_json.c).  Each writes at dst, which the caller
+ * has sized, and returns the bytes written. */
+static inline size_t zck_put_bytes(uint8_t *dst, const char *s, size_t n)
+{
+    memcpy(dst, s, n);
+    return n;
+}
+#define ZCK_PUT_LITERAL(dst, lit) zck_put_bytes((dst), (lit), sizeof(lit) - 1)
+#define ZCK_MAX_DIGITS 20u /* decimal digits of any 64-bit integer, sign included */
+size_t zck_put_u64(uint8_t *dst, uint64_t v);
+size_t zck_put_i64(uint8_t *dst, int64_t v);
+/* Padded standard base64 of n bytes: its length (0 on overflow, n > 0), the text. */
+size_t zck_base64_len(size_t n);
+size_t zck_put_base64(uint8_t *dst, const uint8_t *p, size_t n);
+/* p[0..n) quoted (enum zck_json_flavor); dst has room for zck_json_quote_bound(n). */
+size_t zck_put_json_string(uint8_t *dst, const uint8_t *p, size_t n, int flavor);
+
+/* A growable text buffer: data[0..len) written, cap allocated. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} zck_textbuf;
+/* Room for `extra` more bytes after len.  Errors: ZCK_E_OVERFLOW, ZCK_E_NOMEM
+ * (the buffer is unchanged). */
+int zck_textbuf_reserve(zck_textbuf *b, size_t extra);
+void zck_textbuf_free(zck_textbuf *b);
+
 /* Map a libzstd error result to a zck code (needs zstd_errors.h, a stable header). */
 int zck_from_zstd_error(size_t zstd_result);
 
