@@ -1190,6 +1190,41 @@ static void test_tarsplit(void)
     zck_tarsplit_free(NULL);
 }
 
+static void test_toctext(void)
+{
+    zck_toctext *t = zck_toctext_new();
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    size_t n = 0;
+    CHECK(zck_toctext_entry(t, "reg", (const uint8_t *)"a<b", 3, NULL, 0, 420, 5, 0, -1, "2024-01-02T03:04:05Z",
+                            NULL, NULL, 0, 0, NULL, "sha256:00", 7, 9, 0, 0, "", "") == ZCK_OK);
+    CHECK(zck_toctext_entry(t, "chunk", (const uint8_t *)"\xff", 1, (const uint8_t *)"l", 1, 0, 0, 0, 0, NULL,
+                            NULL, NULL, 3, 4, "{\"k\":\"dg==\"}", "", 0, 0, 2, INT64_MIN, "sha256:11",
+                            "zeros") == ZCK_OK);
+    const char *want =
+        "{\"type\":\"reg\",\"name\":\"a\\u003cb\",\"mode\":420,\"size\":5,\"gid\":-1,"
+        "\"modtime\":\"2024-01-02T03:04:05Z\",\"digest\":\"sha256:00\",\"offset\":7,\"endOffset\":9},"
+        "{\"type\":\"chunk\",\"name\":\"\\ufffd\",\"linkName\":\"l\",\"devMajor\":3,\"devMinor\":4,"
+        "\"xattrs\":{\"k\":\"dg==\"},\"chunkSize\":2,\"chunkOffset\":-9223372036854775808,"
+        "\"chunkDigest\":\"sha256:11\",\"chunkType\":\"zeros\"}";
+    const uint8_t *p = zck_toctext_text(t, &n);
+    CHECK(n == strlen(want) && p != NULL && memcmp(p, want, n) == 0);
+    CHECK(zck_toctext_count(t) == 2);
+    CHECK(zck_toctext_entry(t, NULL, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, "", 0, 0, 0, 0,
+                            "", "") == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_toctext_entry(t, "dir", NULL, 1, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, "", 0, 0, 0, 0,
+                            "", "") == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_toctext_count(t) == 2);
+    zck_toctext_clear(t);
+    CHECK(zck_toctext_entry(t, "dir", NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, "", "", 0, 0, 0, 0,
+                            "", "") == ZCK_OK);
+    p = zck_toctext_text(t, &n);
+    CHECK(n == 25 && p != NULL && memcmp(p, ",{\"type\":\"dir\",\"name\":\"\"}", n) == 0);
+    zck_toctext_free(t);
+    zck_toctext_free(NULL);
+}
+
 int main(void)
 {
     test_errors();
@@ -1204,6 +1239,7 @@ int main(void)
     test_decompress();
     test_pathset();
     test_tarsplit();
+    test_toctext();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);
         return 1;

@@ -189,6 +189,34 @@ void zck_tarsplit_clear(zck_tarsplit *t);
 uint64_t zck_tarsplit_position(const zck_tarsplit *t);
 uint64_t zck_tarsplit_total(const zck_tarsplit *t);
 
+/* The entries of the TOC's "entries" array as json-iterator writes
+ * minimal.FileMetadata (keys in struct order, empty and zero fields but type
+ * and name omitted, strings quoted in the json-iterator flavor), separated by
+ * commas, collected in a buffer the caller takes from.  The brackets and the
+ * rest of the document are the caller's. */
+typedef struct zck_toctext zck_toctext;
+
+zck_toctext *zck_toctext_new(void);
+void zck_toctext_free(zck_toctext *t);
+size_t zck_toctext_sizeof(const zck_toctext *t);
+/* One entry.  type, digest, chunk_digest and chunk_type are NUL-terminated
+ * strings ("" omits the last three); name and linkname are byte strings
+ * (linkname omitted when empty).  Times (RFC 3339 text) are written as they
+ * are between quotes, NULL omits them; xattrs is the text of a JSON object,
+ * written as it is (NULL or "" omits it).  Errors: ZCK_E_INVALID_ARGUMENT,
+ * ZCK_E_NOMEM, ZCK_E_OVERFLOW (nothing is written then). */
+int zck_toctext_entry(zck_toctext *t, const char *type, const uint8_t *name, size_t name_len,
+                      const uint8_t *linkname, size_t linkname_len, int64_t mode, int64_t size, int64_t uid,
+                      int64_t gid, const char *modtime, const char *accesstime, const char *changetime,
+                      int64_t devmajor, int64_t devminor, const char *xattrs, const char *digest, int64_t offset,
+                      int64_t end_offset, int64_t chunk_size, int64_t chunk_offset, const char *chunk_digest,
+                      const char *chunk_type);
+/* The text written since the last zck_toctext_clear (valid until the next call on t). */
+const uint8_t *zck_toctext_text(const zck_toctext *t, size_t *n);
+void zck_toctext_clear(zck_toctext *t);
+/* Entries written so far. */
+uint64_t zck_toctext_count(const zck_toctext *t);
+
 /* ----------------------------------------------------------------- chunker */
 
 /* Chunk boundaries inside one file payload (FORMAT.md 1.3): bup-style rolling

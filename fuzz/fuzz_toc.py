@@ -3,7 +3,7 @@
 Input: TOC JSON bytes. Checked: only FormatError / LimitExceededError on
 refusal (no RecursionError, UnicodeError, OverflowError...); on success the
 merged chunk lists cover every regular file exactly, lie inside the payload
-and do not overlap, and re-serializing the entries (``TocEntry.to_json``) and
+and do not overlap, and re-serializing the entries (``toc_json``) and
 parsing them again gives the same entries.
 """
 
@@ -39,7 +39,7 @@ def check(data: bytes) -> None:
             last_end = c.end
             pos += c.size
         assert pos == rec.entry.size, (name, pos, rec.entry.size)
-    text = toc_json([e.to_json() for e in toc.entries], toc.tarsplit_digest)
+    text = toc_json(toc.entries, toc.tarsplit_digest)
     again = parse_toc(text)
     assert again.entries == toc.entries, (toc.entries, again.entries)
     assert again.tarsplit_digest == toc.tarsplit_digest

@@ -68,6 +68,7 @@ __all__ = [
     "level_range",
     "PayloadResult",
     "TarSplitLines",
+    "TocText",
     "clean_path",
     "json_quote",
     "utf8_valid",
@@ -394,6 +395,64 @@ class TarSplitLines(_Closable):
             self._lock.release()
 
 
+class TocText(_Closable):
+    """TOC entries as json-iterator writes them, encoded in C (``csrc/zck_toctext.c``).
+
+    :meth:`entry` appends one entry (with a comma before every entry but the
+    first) to a buffer that :meth:`take` empties; the brackets and the rest of
+    the TOC document are the caller's.
+    """
+
+    _what = "TocText"
+
+    def __init__(self) -> None:
+        super().__init__()
+        raw = lib.zck_toctext_new()
+        self._ptr = _new_context(raw, lib.zck_toctext_free, int(lib.zck_toctext_sizeof(raw)), "a TOC encoder")
+        self._n = ffi.new("size_t *")
+
+    def entry(self, type_: bytes, name: bytes, linkname: bytes, mode: int, size: int, uid: int, gid: int,
+              modtime: bytes | None, accesstime: bytes | None, changetime: bytes | None, devmajor: int,
+              devminor: int, xattrs: bytes | None, digest: bytes, offset: int, end_offset: int, chunk_size: int,
+              chunk_offset: int, chunk_digest: bytes, chunk_type: bytes) -> None:
+        """One entry; see ``zck_toctext_entry`` in ``csrc/zck.h`` for what each field becomes.
+
+        ``name`` and ``linkname`` are the raw bytes; the other texts must not
+        contain NUL bytes; ``xattrs`` is the JSON object text (or None).
+        """
+        null = ffi.NULL
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_toctext_entry(
+                ptr, type_, name, len(name), linkname, len(linkname), mode, size, uid, gid,
+                null if modtime is None else modtime, null if accesstime is None else accesstime,
+                null if changetime is None else changetime, devmajor, devminor,
+                null if xattrs is None else xattrs, digest, offset, end_offset, chunk_size, chunk_offset,
+                chunk_digest, chunk_type), "encode a TOC entry")
+        finally:
+            self._lock.release()
+
+    def take(self) -> bytes:
+        """The text written since the last call."""
+        ptr = self._acquire()
+        try:
+            data = lib.zck_toctext_text(ptr, self._n)
+            n = int(self._n[0])
+            text = ffi.buffer(data, n)[:] if n else b""
+            lib.zck_toctext_clear(ptr)
+            return text
+        finally:
+            self._lock.release()
+
+    def __len__(self) -> int:
+        """Entries written so far."""
+        ptr = self._acquire()
+        try:
+            return int(lib.zck_toctext_count(ptr))
+        finally:
+            self._lock.release()
+
+
 def json_quote(data: bytes, *, jsoniter: bool) -> bytes:
     """``data`` as a quoted JSON string the way json-iterator (``jsoniter``) or encoding/json writes it."""
     cap = int(lib.zck_json_quote_bound(len(data)))
@@ -403,7 +462,7 @@ def json_quote(data: bytes, *, jsoniter: bool) -> bytes:
     n = ffi.new("size_t *")
     flavor = lib.ZCK_JSON_JSONITER if jsoniter else lib.ZCK_JSON_ENCODING_JSON
     _check(lib.zck_json_quote(flavor, data, len(data), out, cap, n), "quote a JSON string")
-    return ffi.buffer(out, int(n[0]))[:]
+    return bytes(ffi.buffer(out, int(n[0])))
 
 
 def utf8_valid(data: bytes) -> bool:
@@ -417,7 +476,7 @@ def clean_path(data: bytes) -> bytes:
     out = _alloc("uint8_t[]", cap)
     n = ffi.new("size_t *")
     _check(lib.zck_clean_path(data, len(data), out, cap, n), "clean a path")
-    return ffi.buffer(out, int(n[0]))[:]
+    return bytes(ffi.buffer(out, int(n[0])))
 
 
 # ------------------------------------------------------------------ chunker

@@ -3,7 +3,8 @@
 Writing follows containers/storage ``minimal.FileMetadata`` marshalled by
 json-iterator in standard-library mode: fixed key order, ``omitempty`` on every
 field but ``type`` and ``name``, HTML-escaped strings, xattr maps with sorted
-keys, times in RFC 3339 (always UTC here).
+keys, times in RFC 3339 (always UTC here). The text is made in C
+(``csrc/zck_toctext.c``); :meth:`TocEntry.write_to` passes it the fields.
 
 Parsing follows ``unmarshalToc`` (keys matched case-insensitively, unknown keys
 ignored, the last duplicate wins, nothing but whitespace after the object) and
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import format as fmt
+from ._native import TocText
 from .errors import FormatError, LimitExceededError, UnsupportedTarError
-from .gojson import go_time_rfc3339nano, jsoniter_string, parse_rfc3339
+from .gojson import go_string_bytes, go_time_rfc3339nano, jsoniter_string, parse_rfc3339
 
 if TYPE_CHECKING:
     from .tarstream import TarHeader
@@ -78,52 +80,37 @@ class TocEntry:
     def ctime(self) -> tuple[int, int] | None:
         return _time_or_none(self.changetime)
 
+    def write_to(self, text: TocText) -> None:
+        """Append the entry, as json-iterator writes ``minimal.FileMetadata``, to ``text``."""
+        name = self.name
+        linkname = self.linkname
+        mtime, atime, ctime = self.modtime, self.accesstime, self.changetime
+        text.entry(
+            self.type.encode(),
+            name.encode("ascii") if name.isascii() else go_string_bytes(name),
+            b"" if not linkname else linkname.encode("ascii") if linkname.isascii() else go_string_bytes(linkname),
+            self.mode, self.size, self.uid, self.gid,
+            None if mtime is None else mtime.encode(),
+            None if atime is None else atime.encode(),
+            None if ctime is None else ctime.encode(),
+            self.devmajor, self.devminor,
+            _xattrs_json(self.xattrs) if self.xattrs else None,
+            self.digest.encode(), self.offset, self.end_offset, self.chunk_size, self.chunk_offset,
+            self.chunk_digest.encode(), self.chunk_type.encode(),
+        )
+
     def to_json(self) -> str:
-        """The entry as json-iterator writes ``minimal.FileMetadata``."""
-        quote = jsoniter_string
-        text = '{"type":' + (_QUOTED_TYPES.get(self.type) or quote(self.type)) + ',"name":' + quote(self.name)
-        if self.linkname:
-            text += ',"linkName":' + quote(self.linkname)
-        if self.mode:
-            text += f',"mode":{self.mode}'
-        if self.size:
-            text += f',"size":{self.size}'
-        if self.uid:
-            text += f',"uid":{self.uid}'
-        if self.gid:
-            text += f',"gid":{self.gid}'
-        if self.modtime is not None:
-            text += f',"modtime":"{self.modtime}"'
-        if self.accesstime is not None:
-            text += f',"accesstime":"{self.accesstime}"'
-        if self.changetime is not None:
-            text += f',"changetime":"{self.changetime}"'
-        if self.devmajor:
-            text += f',"devMajor":{self.devmajor}'
-        if self.devminor:
-            text += f',"devMinor":{self.devminor}'
-        if self.xattrs:
-            items = sorted(self.xattrs.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
-            text += ',"xattrs":{' + ",".join(quote(k) + ":" + quote(v) for k, v in items) + "}"
-        if self.digest:
-            text += ',"digest":' + quote(self.digest)
-        if self.offset:
-            text += f',"offset":{self.offset}'
-        if self.end_offset:
-            text += f',"endOffset":{self.end_offset}'
-        if self.chunk_size:
-            text += f',"chunkSize":{self.chunk_size}'
-        if self.chunk_offset:
-            text += f',"chunkOffset":{self.chunk_offset}'
-        if self.chunk_digest:
-            text += ',"chunkDigest":' + quote(self.chunk_digest)
-        if self.chunk_type:
-            text += ',"chunkType":' + quote(self.chunk_type)
-        return text + "}"
+        """The entry alone, as json-iterator writes ``minimal.FileMetadata``."""
+        with TocText() as text:
+            self.write_to(text)
+            return text.take().decode("utf-8", "surrogateescape")
 
 
-#: The entry types, already quoted.
-_QUOTED_TYPES = {t: jsoniter_string(t) for t in fmt.ENTRY_TYPES}
+def _xattrs_json(xattrs: dict[str, str]) -> bytes:
+    """The ``xattrs`` object: keys sorted by their bytes, keys and values quoted as json-iterator does."""
+    items = sorted(xattrs.items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape"))
+    body = ",".join(jsoniter_string(k) + ":" + jsoniter_string(v) for k, v in items)
+    return ("{" + body + "}").encode("utf-8", "surrogateescape")
 
 
 def _time_or_none(text: str | None) -> tuple[int, int] | None:
@@ -146,10 +133,13 @@ def toc_json_suffix(tarsplit_digest: str) -> str:
     return tail + "}"
 
 
-def toc_json(entry_texts: list[str], tarsplit_digest: str) -> bytes:
-    """Assemble the TOC document from already serialized entries."""
-    entries = "[" + ",".join(entry_texts) + "]" if entry_texts else "null"
-    return (toc_json_prefix() + entries + toc_json_suffix(tarsplit_digest)).encode("utf-8", "surrogateescape")
+def toc_json(entries: list[TocEntry], tarsplit_digest: str) -> bytes:
+    """The whole TOC document for ``entries``, as the reference writes it."""
+    with TocText() as text:
+        for entry in entries:
+            entry.write_to(text)
+        body = b"[" + text.take() + b"]" if entries else b"null"
+    return toc_json_prefix().encode() + body + toc_json_suffix(tarsplit_digest).encode()
 
 
 # --------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from ._native import (
     Chunker,
     FrameStreamCompressor,
     PayloadResult,
+    TocText,
     build_footer,
     crc64,
     skippable_header,
@@ -231,15 +232,15 @@ class _Pending:
             entry.chunk_size = first.size
             entry.chunk_digest = first.digest
             entry.chunk_type = fmt.CHUNK_TYPE_ZEROS if first.zeros else ""
-            toc.append(entry.to_json())
+            toc.append(entry)
             for rec in chunks[1:]:
                 toc.append(TocEntry(
                     type=fmt.TYPE_CHUNK, name=entry.name, offset=rec.offset, chunk_offset=rec.file_offset,
                     chunk_size=rec.size, chunk_digest=rec.digest,
                     chunk_type=fmt.CHUNK_TYPE_ZEROS if rec.zeros else "",
-                ).to_json())
+                ))
         else:
-            toc.append(entry.to_json())
+            toc.append(entry)
 
 
 class _Spool:
@@ -343,26 +344,42 @@ class _CompressedText:
 class _TocStream:
     """The TOC document, written entry by entry into a compressed frame.
 
-    Entries come out of the writer in order; holding only their compressed
-    text keeps memory far below the size of the TOC JSON.
+    Entries come out of the writer in order; they are encoded in C
+    (:class:`TocText`) and passed on in blocks of :data:`BLOCK_ENTRIES`, so
+    only their compressed text is kept.
     """
+
+    BLOCK_ENTRIES = 512
 
     def __init__(self, level: int) -> None:
         self.text = _CompressedText(level)
-        self.entries = 0
+        self._entries = TocText()
+        self._waiting = 0
+        self._opened = False
         self.text(toc_json_prefix().encode())
 
-    def append(self, entry_json: str) -> None:
-        self.text(("[" if self.entries == 0 else ",").encode() + entry_json.encode("utf-8", "surrogateescape"))
-        self.entries += 1
+    def append(self, entry: TocEntry) -> None:
+        entry.write_to(self._entries)
+        self._waiting += 1
+        if self._waiting >= self.BLOCK_ENTRIES:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        block = self._entries.take()
+        self._waiting = 0
+        if block:
+            self.text(block if self._opened else b"[" + block)
+            self._opened = True
 
     def finish(self, tarsplit_digest: str) -> str:
         """End the document; return the digest of its compressed frame."""
-        tail = ("]" if self.entries else "null") + toc_json_suffix(tarsplit_digest)
+        self._pass_on()
+        tail = ("]" if self._opened else "null") + toc_json_suffix(tarsplit_digest)
         self.text(tail.encode())
         return self.text.finish()
 
     def close(self) -> None:
+        self._entries.close()
         self.text.close()
 
 

@@ -100,9 +100,10 @@ def test_lines_match_the_oracle(entries: list[tuple[bytes, bytes, int, bytes]]) 
     seen: set[bytes] = set()
     with TarSplitLines() as lines:
         for segment, name, size, crc in entries:
+            position = lines.position
             lines.segment(segment)
             if segment:
-                expected += b'{"type":2,"payload":"%s","position":%d}\n' % (base64.b64encode(segment), lines.position - 1)
+                expected += b'{"type":2,"payload":"%s","position":%d}\n' % (base64.b64encode(segment), position)
             key = go_clean_path(_text(name)).encode("utf-8", "surrogateescape")
             checksum = crc if size else None
             if key in seen:
