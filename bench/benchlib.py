@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import corpora
 
@@ -32,6 +32,22 @@ ZSTD = shutil.which("zstd") or "zstd"
 def interleaved_rounds() -> int:
     """How many times the sequence of contenders is repeated: ``ZCK_BENCH_ROUNDS``, default 3."""
     return max(1, int(os.environ.get("ZCK_BENCH_ROUNDS") or 3))
+
+
+#: Timed rounds every contender runs at each turn of the interleaved sequence; the same
+#: for all, since a contender with more rounds has more chances to hit a quiet moment of
+#: a shared machine (the report takes each one's best round).
+TURN_ROUNDS = 2
+
+
+def time_turn(benchmark: Any, fn: Callable[[], None], out: Optional[Path]) -> None:
+    """Time ``fn`` for :data:`TURN_ROUNDS` rounds, removing ``out`` before each (untimed)."""
+
+    def setup() -> None:
+        if out is not None:
+            out.unlink(missing_ok=True)
+
+    benchmark.pedantic(fn, setup=setup, rounds=TURN_ROUNDS, iterations=1, warmup_rounds=0)
 
 
 def rounds(default: int) -> int:

@@ -528,9 +528,10 @@ with owner root and a fixed mtime, so each tar is the same on every build on one
   1 GiB layer; the count includes everything opening the layer reads (the TOC: the
   tar-split is only fetched and checked when a rebuild or verify needs it).
 - Rounds are interleaved: the contenders of one comparison run back to back, and that
-  sequence is repeated `ZCK_BENCH_ROUNDS` times (default 3; each of our runs is one
-  pytest-benchmark round, the quicker baselines two), so load that comes and goes on a shared
-  machine hits both sides of a ratio. The best round counts; the JSON keeps every round.
+  sequence is repeated `ZCK_BENCH_ROUNDS` times (default 3), each contender timing two rounds
+  at every turn (the same number for all: more rounds would mean more chances at a quiet
+  moment), so load that comes and goes on a shared machine hits both sides of a ratio. The
+  best round counts; the JSON keeps every round.
 """)
     return "\n".join(parts)
 

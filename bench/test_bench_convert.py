@@ -28,6 +28,7 @@ from benchlib import (
     interleaved_rounds,
     record,
     run_cmd,
+    time_turn,
 )
 
 import zstd_chunked
@@ -50,13 +51,6 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _time(benchmark: Any, fn: Callable[[], None], out: Path, rounds: int) -> None:
-    def setup() -> None:
-        out.unlink(missing_ok=True)
-
-    benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
-
-
 @pytest.mark.parametrize("name,level,op,threads", _cases())
 def test_compress(
     benchmark: Any,
@@ -77,7 +71,7 @@ def test_compress(
         def run() -> None:
             result["info"] = zstd_chunked.convert(c.path, out, level=level, threads=threads)
 
-        _time(benchmark, run, out, 1)
+        time_turn(benchmark, run, out)
         info = result["info"]
         assert info.tar_size == c.size and out.stat().st_size == info.size
         record(
@@ -90,7 +84,7 @@ def test_compress(
     elif op == "zstd-cli":
         out = work / f"zstd-{name}-L{level}-T{threads}.tar.zst"
         argv = [ZSTD, "-q", "-f", f"-T{threads}", f"-{level}", str(c.path), "-o", str(out)]
-        _time(benchmark, lambda: run_cmd(argv), out, 2)
+        time_turn(benchmark, lambda: run_cmd(argv), out)
         record(
             benchmark, group, op, c, level=level, threads=threads or ALL_THREADS, cli_threads=f"-T{threads}",
             output_bytes=out.stat().st_size,
@@ -105,6 +99,6 @@ def test_compress(
             with open(c.path, "rb") as fin, open(out, "wb") as fout:
                 cctx.copy_stream(fin, fout, read_size=1 << 20, write_size=1 << 20)
 
-        _time(benchmark, run, out, 2)
+        time_turn(benchmark, run, out)
         record(benchmark, group, op, c, level=level, threads=ALL_THREADS, output_bytes=out.stat().st_size)
         out.unlink()

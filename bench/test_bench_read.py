@@ -18,7 +18,7 @@ from typing import Any, Callable
 import corpora
 import pytest
 import zstandard
-from benchlib import ALL_CORPORA, ALL_THREADS, ZSTD, Outputs, interleaved_rounds, record, run_cmd
+from benchlib import ALL_CORPORA, ALL_THREADS, ZSTD, Outputs, interleaved_rounds, record, run_cmd, time_turn
 
 import zstd_chunked
 
@@ -33,14 +33,6 @@ def _cases() -> list[Any]:
         for name in ALL_CORPORA
         for op in OPS
     ]
-
-
-def _time(benchmark: Any, fn: Callable[[], None], out: Path | None, rounds: int) -> None:
-    def setup() -> None:
-        if out is not None:
-            out.unlink(missing_ok=True)
-
-    benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
 
 
 @pytest.mark.parametrize("name,op", _cases())
@@ -66,7 +58,7 @@ def test_decompress(
                 else:
                     result["diff_id"] = layer.verify(blob.info.diff_id)["diffID"]
 
-        _time(benchmark, run, out, 1)
+        time_turn(benchmark, run, out)
         assert result["diff_id"] == blob.info.diff_id
         if op == "rebuild":
             assert out.stat().st_size == c.size
@@ -76,7 +68,7 @@ def test_decompress(
         src = outputs.blob(name, LEVEL).path if op == "zstd-cli-d-blob" else outputs.plain_zst(name, LEVEL)
         dest = "/dev/null" if op == "zstd-cli-d-null" else str(out)
         argv = [ZSTD, "-d", "-q", "-f", str(src), "-o", dest]
-        _time(benchmark, lambda: run_cmd(argv), out, 2)
+        time_turn(benchmark, lambda: run_cmd(argv), out)
         if dest != "/dev/null":
             assert out.stat().st_size == c.size
         record(benchmark, group, op, c, level=LEVEL, threads=1, compressed_bytes=src.stat().st_size)
@@ -88,7 +80,7 @@ def test_decompress(
             with open(src, "rb") as fin, open(out, "wb") as fout:
                 dctx.copy_stream(fin, fout, read_size=1 << 20, write_size=1 << 20)
 
-        _time(benchmark, run, out, 2)
+        time_turn(benchmark, run, out)
         assert out.stat().st_size == c.size
         record(benchmark, group, op, c, level=LEVEL, threads=1, compressed_bytes=src.stat().st_size)
     out.unlink(missing_ok=True)
