@@ -199,18 +199,21 @@ typedef struct zck_toctext zck_toctext;
 zck_toctext *zck_toctext_new(void);
 void zck_toctext_free(zck_toctext *t);
 size_t zck_toctext_sizeof(const zck_toctext *t);
-/* One entry.  type, digest, chunk_digest and chunk_type are NUL-terminated
- * strings ("" omits the last three); name and linkname are byte strings
- * (linkname omitted when empty).  Times (RFC 3339 text) are written as they
- * are between quotes, NULL omits them; xattrs is the text of a JSON object,
- * written as it is (NULL or "" omits it).  Errors: ZCK_E_INVALID_ARGUMENT,
- * ZCK_E_NOMEM, ZCK_E_OVERFLOW (nothing is written then). */
-int zck_toctext_entry(zck_toctext *t, const char *type, const uint8_t *name, size_t name_len,
+/* One entry.  Every text is a pointer and a length (bytes, NUL allowed);
+ * NULL is allowed with length 0.  type and name are always written;
+ * linkname, digest, chunk_digest and chunk_type are omitted when empty.
+ * Times (RFC 3339 text) are written as they are between quotes and omitted
+ * when NULL; xattrs is the text of a JSON object, written as it is, omitted
+ * when empty.  Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM, ZCK_E_OVERFLOW
+ * (nothing is written then). */
+int zck_toctext_entry(zck_toctext *t, const uint8_t *type, size_t type_len, const uint8_t *name, size_t name_len,
                       const uint8_t *linkname, size_t linkname_len, int64_t mode, int64_t size, int64_t uid,
-                      int64_t gid, const char *modtime, const char *accesstime, const char *changetime,
-                      int64_t devmajor, int64_t devminor, const char *xattrs, const char *digest, int64_t offset,
-                      int64_t end_offset, int64_t chunk_size, int64_t chunk_offset, const char *chunk_digest,
-                      const char *chunk_type);
+                      int64_t gid, const uint8_t *modtime, size_t modtime_len, const uint8_t *accesstime,
+                      size_t accesstime_len, const uint8_t *changetime, size_t changetime_len, int64_t devmajor,
+                      int64_t devminor, const uint8_t *xattrs, size_t xattrs_len, const uint8_t *digest,
+                      size_t digest_len, int64_t offset, int64_t end_offset, int64_t chunk_size,
+                      int64_t chunk_offset, const uint8_t *chunk_digest, size_t chunk_digest_len,
+                      const uint8_t *chunk_type, size_t chunk_type_len);
 /* The text written since the last zck_toctext_clear (valid until the next call on t). */
 const uint8_t *zck_toctext_text(const zck_toctext *t, size_t *n);
 void zck_toctext_clear(zck_toctext *t);

@@ -53,6 +53,7 @@ void zck_toctext_clear(zck_toctext *t)
 /* The longest key with its punctuation: ,"accesstime":"" (16 bytes). */
 #define KEY_ROOM 18u
 #define FIELDS 20u
+#define TEXTS 10u
 
 /* Room for one string field: key, quotes, escaped text.  0 on overflow. */
 static size_t string_room(size_t n)
@@ -83,11 +84,13 @@ static size_t put_int_field(uint8_t *d, const char *key, size_t key_len, int64_t
 }
 
 /* Text written as it is, between quotes (times). */
-static size_t put_raw_string_field(uint8_t *d, const char *key, size_t key_len, const char *s, size_t n)
+static size_t put_raw_string_field(uint8_t *d, const char *key, size_t key_len, const uint8_t *s, size_t n)
 {
     size_t o = zck_put_bytes(d, key, key_len);
     d[o++] = '"';
-    o += zck_put_bytes(d + o, s, n);
+    if (n > 0)
+        memcpy(d + o, s, n);
+    o += n;
     d[o++] = '"';
     return o;
 }
@@ -96,34 +99,40 @@ static size_t put_raw_string_field(uint8_t *d, const char *key, size_t key_len, 
 #define INT_FIELD(key, v) put_int_field(d + o, key, sizeof(key) - 1, (v))
 #define RAW_FIELD(key, s, n) put_raw_string_field(d + o, key, sizeof(key) - 1, (s), (n))
 
-int zck_toctext_entry(zck_toctext *t, const char *type, const uint8_t *name, size_t name_len,
+int zck_toctext_entry(zck_toctext *t, const uint8_t *type, size_t type_len, const uint8_t *name, size_t name_len,
                       const uint8_t *linkname, size_t linkname_len, int64_t mode, int64_t size, int64_t uid,
-                      int64_t gid, const char *modtime, const char *accesstime, const char *changetime,
-                      int64_t devmajor, int64_t devminor, const char *xattrs, const char *digest, int64_t offset,
-                      int64_t end_offset, int64_t chunk_size, int64_t chunk_offset, const char *chunk_digest,
-                      const char *chunk_type)
+                      int64_t gid, const uint8_t *modtime, size_t modtime_len, const uint8_t *accesstime,
+                      size_t accesstime_len, const uint8_t *changetime, size_t changetime_len, int64_t devmajor,
+                      int64_t devminor, const uint8_t *xattrs, size_t xattrs_len, const uint8_t *digest,
+                      size_t digest_len, int64_t offset, int64_t end_offset, int64_t chunk_size,
+                      int64_t chunk_offset, const uint8_t *chunk_digest, size_t chunk_digest_len,
+                      const uint8_t *chunk_type, size_t chunk_type_len)
 {
-    ZCK_RETURN_IF(t == NULL || type == NULL || (name == NULL && name_len != 0) ||
-                      (linkname == NULL && linkname_len != 0),
-                  ZCK_E_INVALID_ARGUMENT);
-    if (name == NULL)
-        name = (const uint8_t *)"";
-    const char *texts[8] = {type, modtime, accesstime, changetime, xattrs, digest, chunk_digest, chunk_type};
-    size_t lens[8];
+    ZCK_RETURN_IF(t == NULL, ZCK_E_INVALID_ARGUMENT);
+    /* NULL with a length is an error; NULL without one is empty (omitted, for times) */
+    const uint8_t *texts[TEXTS] = {type, name, linkname, modtime, accesstime, changetime, xattrs, digest,
+                                   chunk_digest, chunk_type};
+    const size_t lens[TEXTS] = {type_len, name_len, linkname_len, modtime_len, accesstime_len,
+                                changetime_len, xattrs_len, digest_len, chunk_digest_len, chunk_type_len};
     size_t room = FIELDS * (KEY_ROOM + ZCK_MAX_DIGITS) + 4;
-    int ok = add_room(&room, string_room(name_len)) && add_room(&room, string_room(linkname_len));
-    for (size_t i = 0; i < 8; i++) {
-        lens[i] = texts[i] == NULL ? 0 : strlen(texts[i]);
+    int ok = 1;
+    for (size_t i = 0; i < TEXTS; i++) {
+        ZCK_RETURN_IF(texts[i] == NULL && lens[i] != 0, ZCK_E_INVALID_ARGUMENT);
         ok = ok && add_room(&room, string_room(lens[i]));
     }
     ZCK_RETURN_IF(!ok, ZCK_E_OVERFLOW);
     ZCK_FORWARD(zck_textbuf_reserve(&t->out, room));
+    static const uint8_t nothing = 0;
+    if (type == NULL)
+        type = &nothing;
+    if (name == NULL)
+        name = &nothing;
 
     uint8_t *d = t->out.data + t->out.len;
     size_t o = 0;
     if (t->entries > 0)
         d[o++] = ',';
-    o += STR_FIELD("{\"type\":", (const uint8_t *)type, lens[0]);
+    o += STR_FIELD("{\"type\":", type, type_len);
     o += STR_FIELD(",\"name\":", name, name_len);
     if (linkname_len > 0)
         o += STR_FIELD(",\"linkName\":", linkname, linkname_len);
@@ -136,21 +145,22 @@ int zck_toctext_entry(zck_toctext *t, const char *type, const uint8_t *name, siz
     if (gid != 0)
         o += INT_FIELD(",\"gid\":", gid);
     if (modtime != NULL)
-        o += RAW_FIELD(",\"modtime\":", modtime, lens[1]);
+        o += RAW_FIELD(",\"modtime\":", modtime, modtime_len);
     if (accesstime != NULL)
-        o += RAW_FIELD(",\"accesstime\":", accesstime, lens[2]);
+        o += RAW_FIELD(",\"accesstime\":", accesstime, accesstime_len);
     if (changetime != NULL)
-        o += RAW_FIELD(",\"changetime\":", changetime, lens[3]);
+        o += RAW_FIELD(",\"changetime\":", changetime, changetime_len);
     if (devmajor != 0)
         o += INT_FIELD(",\"devMajor\":", devmajor);
     if (devminor != 0)
         o += INT_FIELD(",\"devMinor\":", devminor);
-    if (lens[4] > 0) {
+    if (xattrs_len > 0) {
         o += ZCK_PUT_LITERAL(d + o, ",\"xattrs\":");
-        o += zck_put_bytes(d + o, xattrs, lens[4]);
+        memcpy(d + o, xattrs, xattrs_len);
+        o += xattrs_len;
     }
-    if (lens[5] > 0)
-        o += STR_FIELD(",\"digest\":", (const uint8_t *)digest, lens[5]);
+    if (digest_len > 0)
+        o += STR_FIELD(",\"digest\":", digest, digest_len);
     if (offset != 0)
         o += INT_FIELD(",\"offset\":", offset);
     if (end_offset != 0)
@@ -159,10 +169,10 @@ int zck_toctext_entry(zck_toctext *t, const char *type, const uint8_t *name, siz
         o += INT_FIELD(",\"chunkSize\":", chunk_size);
     if (chunk_offset != 0)
         o += INT_FIELD(",\"chunkOffset\":", chunk_offset);
-    if (lens[6] > 0)
-        o += STR_FIELD(",\"chunkDigest\":", (const uint8_t *)chunk_digest, lens[6]);
-    if (lens[7] > 0)
-        o += STR_FIELD(",\"chunkType\":", (const uint8_t *)chunk_type, lens[7]);
+    if (chunk_digest_len > 0)
+        o += STR_FIELD(",\"chunkDigest\":", chunk_digest, chunk_digest_len);
+    if (chunk_type_len > 0)
+        o += STR_FIELD(",\"chunkType\":", chunk_type, chunk_type_len);
     d[o++] = '}';
     t->out.len += o;
     t->entries++;

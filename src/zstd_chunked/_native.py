@@ -417,18 +417,20 @@ class TocText(_Closable):
               chunk_offset: int, chunk_digest: bytes, chunk_type: bytes) -> None:
         """One entry; see ``zck_toctext_entry`` in ``csrc/zck.h`` for what each field becomes.
 
-        ``name`` and ``linkname`` are the raw bytes; the other texts must not
-        contain NUL bytes; ``xattrs`` is the JSON object text (or None).
+        Texts are bytes; a time of None is omitted; ``xattrs`` is the JSON
+        object text (or None).
         """
         null = ffi.NULL
         ptr = self._acquire()
         try:
             _check(lib.zck_toctext_entry(
-                ptr, type_, name, len(name), linkname, len(linkname), mode, size, uid, gid,
-                null if modtime is None else modtime, null if accesstime is None else accesstime,
-                null if changetime is None else changetime, devmajor, devminor,
-                null if xattrs is None else xattrs, digest, offset, end_offset, chunk_size, chunk_offset,
-                chunk_digest, chunk_type), "encode a TOC entry")
+                ptr, type_, len(type_), name, len(name), linkname, len(linkname), mode, size, uid, gid,
+                null if modtime is None else modtime, 0 if modtime is None else len(modtime),
+                null if accesstime is None else accesstime, 0 if accesstime is None else len(accesstime),
+                null if changetime is None else changetime, 0 if changetime is None else len(changetime),
+                devmajor, devminor, null if xattrs is None else xattrs, 0 if xattrs is None else len(xattrs),
+                digest, len(digest), offset, end_offset, chunk_size, chunk_offset, chunk_digest, len(chunk_digest),
+                chunk_type, len(chunk_type)), "encode a TOC entry")
         finally:
             self._lock.release()
 

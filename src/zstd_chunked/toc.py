@@ -96,7 +96,7 @@ class TocEntry:
             self.devmajor, self.devminor,
             _xattrs_json(self.xattrs) if self.xattrs else None,
             self.digest.encode(), self.offset, self.end_offset, self.chunk_size, self.chunk_offset,
-            self.chunk_digest.encode(), self.chunk_type.encode(),
+            self.chunk_digest.encode(), self.chunk_type.encode("utf-8", "surrogateescape"),
         )
 
     def to_json(self) -> str:

@@ -46,7 +46,7 @@ def oracle(e: TocEntry) -> str:
 
 _names = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
-    st.sampled_from(["a<b>&c", 'q"\\\n\t\b\f\x7f', "\u2028\u2029", "é/😀", "\udcff\udcfe"]),
+    st.sampled_from(["a<b>&c", 'q"\\\n\t\b\f\x7f', "\u2028\u2029", "é/😀", "\udcff\udcfe", "nul\x00byte"]),
 )
 _ints = st.one_of(st.just(0), st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1))
 _times = st.one_of(st.none(), st.integers(min_value=-62135596800, max_value=253402300799).map(
@@ -65,7 +65,7 @@ def entries(draw: st.DrawFn) -> TocEntry:
         xattrs=draw(st.dictionaries(st.text(max_size=8), st.text(alphabet="AB+/=", max_size=8), max_size=3)),
         digest=draw(_digests), offset=draw(_ints), end_offset=draw(_ints), chunk_size=draw(_ints),
         chunk_offset=draw(_ints), chunk_digest=draw(_digests),
-        chunk_type=draw(st.sampled_from(["", fmt.CHUNK_TYPE_DATA, fmt.CHUNK_TYPE_ZEROS])),
+        chunk_type=draw(st.sampled_from(["", fmt.CHUNK_TYPE_DATA, fmt.CHUNK_TYPE_ZEROS, "odd\x00type"])),
     )
 
 
