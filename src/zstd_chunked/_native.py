@@ -297,17 +297,16 @@ def _check_level(level: int) -> None:
         raise ValueError(f"compression level {level} is outside libzstd's range {low}..{high}")
 
 
-# ---------------------------------------------------------------- tar-split
+# ------------------------------------- JSON text: tar-split lines, TOC entries
 
 
 class TarSplitLines(_Closable):
     """The reference's tar-split lines, encoded in C (``csrc/zck_tarsplit.c``).
 
     :meth:`segment` and :meth:`file` append one JSON line each to a buffer that
-    :meth:`take` empties.  :meth:`file` refuses, with
-    ``ZCK_E_TAR_DUPLICATE_PATH`` or ``ZCK_E_TAR_NEGATIVE_SIZE`` as
-    :class:`NativeError` codes, what the reference's packer refuses; the
-    encoder is unchanged after any error.
+    :meth:`take` empties.  :meth:`file` refuses what the reference's packer
+    refuses (a second entry for one cleaned path, a negative size) with
+    :class:`UnsupportedTarError`; the encoder is unchanged after any error.
     """
 
     _what = "TarSplitLines"
