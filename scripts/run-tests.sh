@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run the test suite: system packages (Debian/Ubuntu, only when missing and
 # running as root), the .venv virtualenv, an editable install with the [test] extra,
-# pytest over tests/, then the ASan/UBSan run (scripts/sanitize.sh).
+# pytest over tests/, lint (ruff, mypy --strict), a fuzz smoke run, then the ASan/UBSan
+# run (scripts/sanitize.sh).
 #
 # Usage: bash scripts/run-tests.sh [extra pytest args...]
 #
@@ -9,6 +10,7 @@
 #   PYTHON                   interpreter used to create .venv (default: python3)
 #   VENV                     virtualenv directory (default: .venv)
 #   ZSTD_CHUNKED_SKIP_SANITIZE=1   skip the sanitizer step
+#   ZSTD_CHUNKED_SKIP_LINT=1       skip the lint step
 #   HYPOTHESIS_PROFILE       default | ci | expensive (see tests/conftest.py)
 #   ZSTD_CHUNKED_SHARED_VECTORS, ZSTD_CHUNKED_REQUIRE_SHARED_VECTORS   see tests/vectors/README.md
 set -euo pipefail
@@ -81,6 +83,17 @@ if [ "$rc" -eq 5 ]; then
 fi
 if [ "$rc" -ne 0 ]; then
     exit "$rc"
+fi
+
+# --- lint -------------------------------------------------------------------------------
+# The README's lint command: ruff over the tree, mypy --strict over the package.
+if [ "${ZSTD_CHUNKED_SKIP_LINT:-0}" = 1 ]; then
+    log "lint skipped (ZSTD_CHUNKED_SKIP_LINT=1)"
+else
+    log "lint: ruff check ., mypy --strict src/zstd_chunked"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+    "$VENV/bin/python" -m ruff check -q .
+    "$VENV/bin/python" -m mypy --strict src/zstd_chunked
 fi
 
 # --- fuzz smoke run ---------------------------------------------------------------------

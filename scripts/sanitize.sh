@@ -15,8 +15,8 @@
 #   ASAN_VENV     virtualenv directory (default: .venv-asan)
 #   CC            compiler (default: gcc; its libasan is LD_PRELOADed into python)
 #   SANITIZE_TESTS   space-separated test paths, replacing the default selection
-#                    (tests/native, tests/test_malformed*.py, test_verify_paths.py and
-#                    test_writer_streaming.py, whichever exist)
+#                    (tests/native, tests/test_malformed*.py, test_verify_paths.py,
+#                    test_writer_streaming.py and test_tarsplit.py, whichever exist)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,9 +42,11 @@ else
     if compgen -G 'tests/native/test_*.py' >/dev/null || compgen -G 'tests/native/*_test.py' >/dev/null; then
         tests+=(tests/native)
     fi
-    # malformed input, plus the paths that drive the decode/check jobs and the
-    # streamed-payload hashing (verify's single pass, large payloads)
-    for f in tests/test_malformed*.py tests/test_verify_paths.py tests/test_writer_streaming.py; do
+    # malformed input, plus the paths that drive the decode/check jobs, the
+    # streamed-payload hashing (verify's single pass, large payloads) and the C
+    # tar-split encoder over real tars
+    for f in tests/test_malformed*.py tests/test_verify_paths.py tests/test_writer_streaming.py \
+        tests/test_tarsplit.py; do
         [ -e "$f" ] && tests+=("$f")
     done
 fi

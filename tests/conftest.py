@@ -25,8 +25,8 @@ _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:  # so `import vectors_util` works under any --import-mode
     sys.path.insert(0, _TESTS_DIR)
 
-import vectors_util
-from vectors_util import (
+import vectors_util  # noqa: E402 - needs the sys.path entry above
+from vectors_util import (  # noqa: E402
     LARGE_CASE_NAMES,
     REQUIRE_SHARED_ENV,
     SHARED_MISSING_REASON,

@@ -7,11 +7,11 @@ import io
 import tarfile
 
 import pytest
+from vectors_util import VectorCase
 
 import zstd_chunked
 from zstd_chunked import format as fmt
 from zstd_chunked.errors import MissingTarSplitError
-from vectors_util import VectorCase
 
 
 def _tar_files(case: VectorCase) -> dict[str, bytes]:

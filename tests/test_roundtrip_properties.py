@@ -11,10 +11,10 @@ import pytest
 import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
+from reference_chunker import reference_chunks
 
 import zstd_chunked
 from zstd_chunked import format as fmt
-from reference_chunker import reference_chunks
 
 NAME_CHARS = st.characters(codec="utf-8", exclude_characters="/\x00", exclude_categories=("Cs",))
 SEGMENT = st.text(NAME_CHARS, min_size=1, max_size=40).filter(lambda s: s not in (".", ".."))
@@ -150,4 +150,4 @@ def test_long_single_chunk_files(payload: bytes) -> None:
         assert entry.chunk_size == 0  # one chunk: no chunk fields
         assert layer.read("big") == payload
         assert layer.verify(info_.diff_id)["diffID"] == info_.diff_id
-    assert fmt.TYPE_REG == entry.type
+    assert entry.type == fmt.TYPE_REG

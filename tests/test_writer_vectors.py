@@ -8,10 +8,10 @@ import re
 
 import pytest
 import zstandard
+from vectors_util import VectorCase
 
 import zstd_chunked
 from zstd_chunked import format as fmt
-from vectors_util import VectorCase
 
 _MASKS = [
     (re.compile(rb'"offset":\d+'), b'"offset":N'),
