@@ -181,8 +181,10 @@ def target_rows(r: Results) -> list[Row]:
     if small and big:
         a, b = small["extra_info"]["peak_rss"], big["extra_info"]["peak_rss"]
         v = b / a
-        detail = f"{b / MiB:.0f} vs {a / MiB:.0f} MiB"
-    rows.append(Row("peak RSS converting 1 GiB / 256 MiB", "<= 1.00", v, _check(v, lambda x: x <= 1.0), detail=detail))
+        detail = f"{b / MiB:.1f} vs {a / MiB:.1f} MiB"
+    # three decimals: a 1 MiB difference is 0.01, and 1.004 must not print as a met 1.00
+    rows.append(Row("peak RSS converting 1 GiB / 256 MiB", "<= 1.00", v, _check(v, lambda x: x <= 1.0),
+                    detail=detail, fmt="{:.3f}"))
     pr = r.get("read-one-file", "1g", 3, allt)
     v = None
     detail = ""
