@@ -6,7 +6,7 @@ Bit-compatible with the reference implementation in containers/storage
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from .errors import (
     AnnotationError,
@@ -28,10 +28,20 @@ from .reader import open_layer as open
 from .sources import BytesSource, CountingSource, FileSource, RangeSource
 from .writer import LayerInfo, Writer, convert
 
-try:
-    __version__ = version("zstd-chunked")
-except PackageNotFoundError:  # running from a source tree without metadata
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, looked up on first use (importlib.metadata costs a third of the import)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        value = version("zstd-chunked")
+    except PackageNotFoundError:  # running from a source tree without metadata
+        value = "0+unknown"
+    globals()["__version__"] = value
+    return value
+
 
 __all__ = [
     "AnnotationError",

@@ -230,8 +230,21 @@ def _diff_id(text: str) -> str:
     return text
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the package version is looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        from . import __version__
+
+        sys.stdout.write(f"{parser.prog} {__version__}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
     from .progress import add_arguments as add_progress_arguments
 
     parser = argparse.ArgumentParser(
@@ -240,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(compatible with containers/storage: podman, buildah, skopeo, CRI-O).",
         epilog="Exit codes: 0 ok, 1 digest mismatch, 2 usage, 3 malformed input, 4 unsupported tar, "
                "5 limit exceeded, 6 unsafe path, 7 not found, 8 no tar-split, 9 other, 10 I/O error.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="print a traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
