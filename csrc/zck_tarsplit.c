@@ -143,6 +143,18 @@ int zck_clean_path(const uint8_t *p, size_t n, uint8_t *dst, size_t cap, size_t 
 #define SEGMENT_LINE_FIXED 48u /* {"type":2,"payload":"","position":}\n */
 #define CRC_SIZE 8u
 
+/* Close the line begun at d (o bytes so far, room reserved): its position,
+ * the closing brace and newline; the line then counts as written. */
+static void end_line(zck_tarsplit *t, uint8_t *d, size_t o)
+{
+    o += ZCK_PUT_LITERAL(d + o, ",\"position\":");
+    o += zck_put_u64(d + o, t->position);
+    o += ZCK_PUT_LITERAL(d + o, "}\n");
+    t->out.len += o;
+    t->total += o;
+    t->position++;
+}
+
 int zck_tarsplit_segment(zck_tarsplit *t, const uint8_t *p, size_t n)
 {
     ZCK_RETURN_IF(t == NULL || (p == NULL && n != 0), ZCK_E_INVALID_ARGUMENT);
@@ -154,12 +166,8 @@ int zck_tarsplit_segment(zck_tarsplit *t, const uint8_t *p, size_t n)
     uint8_t *d = t->out.data + t->out.len;
     size_t o = ZCK_PUT_LITERAL(d, "{\"type\":2,\"payload\":\"");
     o += zck_put_base64(d + o, p, n);
-    o += ZCK_PUT_LITERAL(d + o, "\",\"position\":");
-    o += zck_put_u64(d + o, t->position);
-    o += ZCK_PUT_LITERAL(d + o, "}\n");
-    t->out.len += o;
-    t->total += o;
-    t->position++;
+    o += ZCK_PUT_LITERAL(d + o, "\"");
+    end_line(t, d, o);
     return ZCK_OK;
 }
 
@@ -207,11 +215,6 @@ int zck_tarsplit_file(zck_tarsplit *t, const uint8_t *name, size_t n, int64_t si
         o += zck_put_base64(d + o, crc, CRC_SIZE);
         d[o++] = '"';
     }
-    o += ZCK_PUT_LITERAL(d + o, ",\"position\":");
-    o += zck_put_u64(d + o, t->position);
-    o += ZCK_PUT_LITERAL(d + o, "}\n");
-    t->out.len += o;
-    t->total += o;
-    t->position++;
+    end_line(t, d, o);
     return ZCK_OK;
 }

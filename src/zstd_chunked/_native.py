@@ -300,7 +300,27 @@ def _check_level(level: int) -> None:
 # ------------------------------------- JSON text: tar-split lines, TOC entries
 
 
-class TarSplitLines(_Closable):
+class _TextEncoder(_Closable):
+    """A C encoder that collects text in a buffer the caller empties (tar-split, TOC)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = ffi.new("size_t *")
+
+    def _take(self, text: Callable[[Any, Any], Any], clear: Callable[[Any], None]) -> bytes:
+        """The text collected so far (``text`` reads the buffer, ``clear`` empties it)."""
+        ptr = self._acquire()
+        try:
+            data = text(ptr, self._n)
+            n = int(self._n[0])
+            taken = ffi.buffer(data, n)[:] if n else b""
+            clear(ptr)
+            return taken
+        finally:
+            self._lock.release()
+
+
+class TarSplitLines(_TextEncoder):
     """The reference's tar-split lines, encoded in C (``csrc/zck_tarsplit.c``).
 
     :meth:`segment` and :meth:`file` append one JSON line each to a buffer that
@@ -315,7 +335,6 @@ class TarSplitLines(_Closable):
         super().__init__()
         raw = lib.zck_tarsplit_new()
         self._ptr = _new_context(raw, lib.zck_tarsplit_free, int(lib.zck_tarsplit_sizeof(raw)), "a tar-split encoder")
-        self._n = ffi.new("size_t *")
 
     def segment(self, data: BufferLike) -> None:
         """A line (type 2) for raw tar bytes; nothing for empty ``data``."""
@@ -356,15 +375,7 @@ class TarSplitLines(_Closable):
 
     def take(self) -> bytes:
         """The lines written since the last call (whole lines, each ending in a newline)."""
-        ptr = self._acquire()
-        try:
-            data = lib.zck_tarsplit_lines(ptr, self._n)
-            n = int(self._n[0])
-            text = ffi.buffer(data, n)[:] if n else b""
-            lib.zck_tarsplit_clear(ptr)
-            return text
-        finally:
-            self._lock.release()
+        return self._take(lib.zck_tarsplit_lines, lib.zck_tarsplit_clear)
 
     def pending(self) -> int:
         """Bytes written and not yet taken."""
@@ -394,7 +405,7 @@ class TarSplitLines(_Closable):
             self._lock.release()
 
 
-class TocText(_Closable):
+class TocText(_TextEncoder):
     """TOC entries as json-iterator writes them, encoded in C (``csrc/zck_toctext.c``).
 
     :meth:`entry` appends one entry (with a comma before every entry but the
@@ -408,7 +419,6 @@ class TocText(_Closable):
         super().__init__()
         raw = lib.zck_toctext_new()
         self._ptr = _new_context(raw, lib.zck_toctext_free, int(lib.zck_toctext_sizeof(raw)), "a TOC encoder")
-        self._n = ffi.new("size_t *")
 
     def entry(self, type_: bytes, name: bytes, linkname: bytes, mode: int, size: int, uid: int, gid: int,
               modtime: bytes | None, accesstime: bytes | None, changetime: bytes | None, devmajor: int,
@@ -435,15 +445,7 @@ class TocText(_Closable):
 
     def take(self) -> bytes:
         """The text written since the last call."""
-        ptr = self._acquire()
-        try:
-            data = lib.zck_toctext_text(ptr, self._n)
-            n = int(self._n[0])
-            text = ffi.buffer(data, n)[:] if n else b""
-            lib.zck_toctext_clear(ptr)
-            return text
-        finally:
-            self._lock.release()
+        return self._take(lib.zck_toctext_text, lib.zck_toctext_clear)
 
     def __len__(self) -> int:
         """Entries written so far."""
