@@ -1231,6 +1231,91 @@ static void test_toctext(void)
     zck_toctext_free(NULL);
 }
 
+/* Scan text[0..strlen) with room for cap lines; returns the stop reason. */
+static int tsscan(zck_tsscan *s, const char *text, size_t max_line, int64_t *f, size_t cap, uint8_t *out,
+                  size_t *lines, size_t *used, size_t *out_len)
+{
+    int stop = -1;
+    size_t n = strlen(text);
+    CHECK(zck_tsscan_lines(s, (const uint8_t *)text, n, max_line, f, cap, out, n, lines, used, out_len, &stop) ==
+          ZCK_OK);
+    return stop;
+}
+
+static void test_tarsplit_scan(void)
+{
+    zck_tsscan *s = zck_tsscan_new();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    int64_t f[4 * ZCK_TSSCAN_FIELDS];
+    uint8_t out[256];
+    size_t lines = 0, used = 0, out_len = 0;
+    const char *doc =
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":0}\n"
+        "{\"type\":1,\"name\":\"d/a\",\"size\":5,\"payload\":\"PD7u4tgQAAA=\",\"position\":1}\n"
+        "{\"type\":1,\"name\":\"\",\"payload\":null,\"position\":2}\n"
+        "{\"type\":2,\"payload\":\"YQ==\",\"position\":30}\n";
+    CHECK(tsscan(s, doc, 1000, f, 4, out, &lines, &used, &out_len) == ZCK_TSSCAN_END);
+    CHECK(lines == 4 && used == strlen(doc) && out_len == 3 + 3 + 8 + 1);
+    CHECK(memcmp(out, "abcd/a\x3c\x3e\xee\xe2\xd8\x10\0\0a", out_len) == 0);
+    const int64_t want[] = {2, 0, 0, 0, 3, 1, 1, 5, 6, 14, 1, 2, 0, 14, 14, 2, 30, 0, 14, 15};
+    CHECK(memcmp(f, want, sizeof want) == 0);
+
+    /* "./d//a" cleans to the recorded "d/a": the scan stops there, and add_path agrees */
+    const char *dup = "{\"type\":1,\"name\":\"./d//a\",\"payload\":null,\"position\":4}\n";
+    CHECK(tsscan(s, dup, 1000, f, 4, out, &lines, &used, &out_len) == ZCK_TSSCAN_OTHER && lines == 0 && used == 0);
+    int added = 1;
+    CHECK(zck_tsscan_add_path(s, (const uint8_t *)"d/a/", 4, &added) == ZCK_OK && added == 0);
+    CHECK(zck_tsscan_add_path(s, (const uint8_t *)"e", 1, &added) == ZCK_OK && added == 1);
+
+    /* lines the fast path leaves alone: each stops the scan after the good line before it */
+    const char *others[] = {
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":01}\n",          /* leading zero */
+        "{\"type\":2,\"payload\":\"YWJ\",\"position\":1}\n",            /* not a multiple of 4 */
+        "{\"type\":2,\"payload\":\"YW=j\",\"position\":1}\n",           /* '=' inside */
+        "{\"type\":2,\"payload\":\"Y===\",\"position\":1}\n",           /* three '=' */
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":-1}\n",          /* negative */
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":1234567890123456789}\n", /* 19 digits */
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":1} \n",          /* space */
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":1}\r\n",         /* CR */
+        "{\"type\":3,\"payload\":\"YWJj\",\"position\":1}\n",           /* unknown type */
+        "{\"type\":1,\"name\":\"x\\\"y\",\"payload\":null,\"position\":1}\n", /* escape */
+        "{\"type\":1,\"name\":\"\xc3\xa9\",\"payload\":null,\"position\":1}\n", /* non-ASCII */
+        "{\"type\":1,\"name\":\"z\",\"size\":0,\"payload\":null,\"position\":1}\n", /* size 0 */
+        "{\"type\":1,\"name\":\"z\",\"size\":5,\"payload\":null,\"position\":1}\n", /* size, no CRC */
+        "{\"type\":1,\"name\":\"z\",\"payload\":\"PD7u4tgQAAA=\",\"position\":1}\n", /* CRC, no size */
+        "{\"type\":1,\"name\":\"z\",\"size\":5,\"payload\":\"PD7u4tgQAA==\",\"position\":1}\n", /* 7 bytes */
+        "{\"type\":1,\"name\":\"z\",\"size\":5,\"payload\":\"PD7u4tgQAAAA\",\"position\":1}\n", /* 9 bytes */
+        "{\"type\":2,\"payload\":\"YWJj\",\"position\":1}",             /* no newline */
+        "\n",
+    };
+    char text[256];
+    const char *good = "{\"type\":2,\"payload\":\"\",\"position\":0}\n";
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", good, others[i]);
+        CHECK(tsscan(s, text, 1000, f, 4, out, &lines, &used, &out_len) == ZCK_TSSCAN_OTHER);
+        CHECK(lines == 1 && used == strlen(good) && out_len == 0);
+    }
+    /* the path of a refused line is not recorded */
+    CHECK(zck_tsscan_add_path(s, (const uint8_t *)"z", 1, &added) == ZCK_OK && added == 1);
+    /* a full field array, and a line longer than max_line */
+    snprintf(text, sizeof text, "%s%s", good, good);
+    CHECK(tsscan(s, text, 1000, f, 1, out, &lines, &used, &out_len) == ZCK_TSSCAN_FULL && lines == 1);
+    CHECK(tsscan(s, text, strlen(good), f, 4, out, &lines, &used, &out_len) == ZCK_TSSCAN_END && lines == 2);
+    CHECK(tsscan(s, text, strlen(good) - 1, f, 4, out, &lines, &used, &out_len) == ZCK_TSSCAN_OTHER && lines == 0);
+    /* out too small for the first line; bad arguments */
+    int stop = 0;
+    CHECK(zck_tsscan_lines(s, (const uint8_t *)doc, strlen(doc), 1000, f, 4, out, 2, &lines, &used, &out_len,
+                           &stop) == ZCK_E_DST_TOO_SMALL);
+    CHECK(zck_tsscan_lines(NULL, (const uint8_t *)doc, 1, 1000, f, 4, out, 2, &lines, &used, &out_len, &stop) ==
+          ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tsscan_add_path(s, NULL, 1, &added) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tsscan_sizeof(s) > sizeof(void *));
+    zck_tsscan_free(s);
+    zck_tsscan_free(NULL);
+}
+
 int main(void)
 {
     test_errors();
@@ -1245,6 +1330,7 @@ int main(void)
     test_decompress();
     test_pathset();
     test_tarsplit();
+    test_tarsplit_scan();
     test_toctext();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);

@@ -189,6 +189,46 @@ void zck_tarsplit_clear(zck_tarsplit *t);
 uint64_t zck_tarsplit_position(const zck_tarsplit *t);
 uint64_t zck_tarsplit_total(const zck_tarsplit *t);
 
+/* The reader's fast path for tar-split lines (zck_tarsplit_scan.c): decodes
+ * lines of exactly the shapes zck_tarsplit writes (names in printable ASCII
+ * without '"' or '\\', no leading zeros, padded base64) and stops at any
+ * other line, for the caller to decode with a general JSON decoder.  Keeps
+ * the cleaned path of every file entry (in a zck_pathset); a file line whose
+ * path is already there also stops the scan. */
+typedef struct zck_tsscan zck_tsscan;
+
+enum zck_tsscan_stop {
+    ZCK_TSSCAN_END = 0,   /* every whole line of the input is decoded */
+    ZCK_TSSCAN_OTHER = 1, /* the line at *consumed is not for the fast path (or has no newline) */
+    ZCK_TSSCAN_FULL = 2   /* cap lines decoded (or out is full): call again from *consumed */
+};
+enum zck_tsscan_line {
+    ZCK_TSSCAN_FIELDS = 5,  /* int64 fields per decoded line */
+    ZCK_TSSCAN_FILE = 1,    /* field 0: the entry type */
+    ZCK_TSSCAN_SEGMENT = 2
+};
+
+zck_tsscan *zck_tsscan_new(void);
+void zck_tsscan_free(zck_tsscan *s);
+size_t zck_tsscan_sizeof(const zck_tsscan *s);
+/* Decode lines from in[0..n), at most cap of them, none longer than max_line
+ * bytes with its newline.  For line i, fields[5i..5i+5) = type, position,
+ * size (0 for a segment), name end, data end: the decoded bytes go to out
+ * back to back, the name (file; empty for a segment) from the previous
+ * line's data end (0 for the first) to the name end, then the data (the
+ * segment's bytes, or a file's 8-byte CRC, empty for "payload":null) up to
+ * the data end.  *lines, *consumed (input bytes), *out_len and *stop tell
+ * where it stopped.  out needs no more room than n (a line never decodes to
+ * more than its length).  Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_DST_TOO_SMALL
+ * (the first line does not fit out), ZCK_E_NOMEM, ZCK_E_OVERFLOW (the lines
+ * before the failure are reported). */
+int zck_tsscan_lines(zck_tsscan *s, const uint8_t *in, size_t n, size_t max_line, int64_t *fields, size_t cap,
+                     uint8_t *out, size_t out_cap, size_t *lines, size_t *consumed, size_t *out_len, int *stop);
+/* Record the cleaned path of a file entry's name[0..n) that the caller decoded
+ * itself; *added = 0 when the path was already recorded (a duplicate).
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM, ZCK_E_OVERFLOW. */
+int zck_tsscan_add_path(zck_tsscan *s, const uint8_t *name, size_t n, int *added);
+
 /* The entries of the TOC's "entries" array as json-iterator writes
  * minimal.FileMetadata (keys in struct order, empty and zero fields but type
  * and name omitted, strings quoted in the json-iterator flavor), separated by

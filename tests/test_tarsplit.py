@@ -459,7 +459,8 @@ def _tarsplit_documents(draw: Any) -> bytes:
                 pass
     out = []
     for line in lines:  # mutations that only the general path may accept
-        kind = draw(st.sampled_from(["keep"] * 6 + ["crlf", "space", "upper", "blank", "badpad", "nocrc"]))
+        kind = draw(st.sampled_from(["keep"] * 6 + ["crlf", "space", "upper", "blank", "badpad", "nocrc",
+                                                    "zeropos", "size0", "twice", "nonl", "pad2", "neg"]))
         if kind == "crlf":
             line = line[:-1] + b"\r\n"
         elif kind == "space":
@@ -472,6 +473,18 @@ def _tarsplit_documents(draw: Any) -> bytes:
             line = line.replace(b'=",', b'",', 1)
         elif kind == "nocrc":
             line = line.replace(b',"payload":"', b',"payload":null,"x":"', 1)
+        elif kind == "zeropos":  # JSON has no leading zeros
+            line = line.replace(b'"position":', b'"position":0', 1)
+        elif kind == "size0":
+            line = line.replace(b'"payload":null', b'"size":0,"payload":null', 1)
+        elif kind == "twice":  # a file line again is a duplicate path
+            line = line + line
+        elif kind == "nonl":
+            line = line[:-1]
+        elif kind == "pad2":  # a 12-character CRC with two '=': 7 bytes
+            line = line.replace(b'=",', b'==",', 1).replace(b'A==",', b'==",', 1)
+        elif kind == "neg":
+            line = line.replace(b'"position":', b'"position":-', 1)
         out.append(line)
     return b"".join(out)
 
@@ -483,26 +496,62 @@ def _outcome(fn: Callable[[], Any]) -> Any:
         return type(exc)
 
 
+def _general_path(doc: bytes) -> list[TarSplitEntry]:
+    """Every line decoded by the strict general decoder alone (the oracle of the C fast path)."""
+    from zstd_chunked import tarsplit
+
+    seen: set[str] = set()
+    entries = []
+    for no, line in enumerate(doc.splitlines(keepends=True), start=1):
+        entry = tarsplit._general_entry(line, no)
+        if entry is None:
+            continue
+        if entry.type == 1:
+            key = tarsplit.go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
+            if key in seen:
+                raise FormatError("duplicate")
+            seen.add(key)
+        entries.append(entry)
+    return entries
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(_tarsplit_documents(), st.integers(1, 64))
 def test_fast_path_equals_general_path(doc: bytes, piece: int) -> None:
-    from zstd_chunked import tarsplit
-
-    def general() -> list[Any]:
-        seen: set[str] = set()
-        entries = []
-        for no, line in enumerate(doc.splitlines(keepends=True), start=1):
-            entry = tarsplit._general_entry(line, no)
-            if entry is None:
-                continue
-            if entry.type == 1:
-                key = tarsplit.go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
-                if key in seen:
-                    raise FormatError("duplicate")
-                seen.add(key)
-            entries.append(entry)
-        return entries
-
-    expected = _outcome(general)
+    expected = _outcome(lambda: _general_path(doc))
     assert _outcome(lambda: list(iter_tarsplit(ShortReads(doc, piece)))) == expected
     assert _outcome(lambda: list(iter_tarsplit(io.BytesIO(doc)))) == expected
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_tarsplit_documents(), st.lists(st.tuples(st.integers(0, 1 << 16), st.binary(min_size=1, max_size=3)),
+                                       min_size=1, max_size=4))
+def test_fast_path_equals_general_path_on_damaged_lines(doc: bytes, flips: list[tuple[int, bytes]]) -> None:
+    # a few bytes overwritten anywhere: whatever the C scanner accepts must be what Go's rules give
+    data = bytearray(doc)
+    for at, new in flips:
+        if data:
+            at %= len(data)
+            data[at:at + len(new)] = new
+    damaged = bytes(data)
+    assert _outcome(lambda: list(iter_tarsplit(io.BytesIO(damaged)))) == _outcome(lambda: _general_path(damaged))
+
+
+def test_more_lines_than_one_scan_takes() -> None:
+    # the C scanner stops after TarSplitScan.CAP lines and is called again; a line it leaves to
+    # the general path (CRLF) sits between two full scans, and a duplicate comes at the very end
+    lines: list[bytes] = []
+    enc = TarSplitEncoder(lines.append)
+    for i in range(6000):
+        enc.add_segment(bytes([i % 256]) * (1 + i % 700))
+        enc.add_file(f"dir{i % 7}/file{i}", i % 3, (i * 7919).to_bytes(8, "big") if i % 3 else None)
+    enc.flush()
+    doc = b"".join(lines).split(b"\n")
+    doc[4200] += b"\r"
+    text = b"\n".join(doc)
+    entries = list(iter_tarsplit(io.BytesIO(text)))
+    assert entries == _general_path(text)
+    assert len(entries) == 12000 and entries[-1].name == "dir0/file5999" and entries[-1].position == 11999
+    again = text + b'{"type":1,"name":"./dir0//file5999","payload":null,"position":12000}\n'
+    with pytest.raises(FormatError, match="line 12001: duplicate path 'dir0/file5999'"):
+        list(iter_tarsplit(io.BytesIO(again)))

@@ -68,6 +68,7 @@ __all__ = [
     "level_range",
     "PayloadResult",
     "TarSplitLines",
+    "TarSplitScan",
     "TocText",
     "clean_path",
     "json_quote",
@@ -403,6 +404,81 @@ class TarSplitLines(_TextEncoder):
             return int(lib.zck_tarsplit_total(ptr))
         finally:
             self._lock.release()
+
+
+class TarSplitScan(_Closable):
+    """The reader's fast path for tar-split lines (``csrc/zck_tarsplit_scan.c``).
+
+    :meth:`scan` decodes the lines that have exactly the reference's shape
+    and stops at the first other line, which the caller decodes itself (and
+    then passes a file entry's name to :meth:`add_path`).  The cleaned path of
+    every file entry is kept, so a repeated one stops the scan as well.
+    """
+
+    _what = "TarSplitScan"
+    #: Lines decoded per call at most.
+    CAP = 4096
+    FIELDS = lib.ZCK_TSSCAN_FIELDS
+    FILE = lib.ZCK_TSSCAN_FILE
+    SEGMENT = lib.ZCK_TSSCAN_SEGMENT
+    #: :meth:`scan` stop reasons.
+    END = lib.ZCK_TSSCAN_END
+    OTHER = lib.ZCK_TSSCAN_OTHER
+    FULL = lib.ZCK_TSSCAN_FULL
+
+    def __init__(self) -> None:
+        super().__init__()
+        raw = lib.zck_tsscan_new()
+        self._ptr = _new_context(raw, lib.zck_tsscan_free, int(lib.zck_tsscan_sizeof(raw)), "a tar-split scanner")
+        self._fields = ffi.new("int64_t[]", self.CAP * self.FIELDS)
+        self._out: Any = ffi.new("uint8_t[]", 0)
+        self._out_cap = 0
+        self._sizes = ffi.new("size_t[3]")
+        self._stop = ffi.new("int *")
+
+    def scan(self, block: bytes, start: int, max_line: int) -> tuple[list[int], bytes, int, int, int]:
+        """Decode lines of ``block`` from ``start``.
+
+        Returns ``(fields, data, lines, end, stop)``: ``FIELDS`` integers per
+        decoded line (type, position, size, name end, data end; offsets into
+        ``data``, see ``zck_tsscan_lines``), the decoded bytes, the number of
+        lines, the offset in ``block`` where the scan stopped and why
+        (:attr:`END`, :attr:`OTHER` or :attr:`FULL`).
+        """
+        if not 0 <= start <= len(block):
+            raise ValueError("start is outside the block")
+        n = len(block) - start
+        ptr = self._acquire()
+        try:
+            if self._out_cap < n:
+                self._out = ffi.new("uint8_t[]", max(n, 1 << 20))
+                self._out_cap = max(n, 1 << 20)
+            src = ffi.from_buffer("uint8_t[]", block)
+            sizes = self._sizes
+            rc = lib.zck_tsscan_lines(ptr, src + start, n, max_line, self._fields, self.CAP, self._out,
+                                      self._out_cap, sizes, sizes + 1, sizes + 2, self._stop)
+            _check(rc, "decode tar-split lines")
+            lines, used, out_len = int(sizes[0]), int(sizes[1]), int(sizes[2])
+            fields = ffi.unpack(self._fields, lines * self.FIELDS) if lines else []
+            data = ffi.buffer(self._out, out_len)[:] if out_len else b""
+            return fields, data, lines, start + used, int(self._stop[0])
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Free the C context and the output buffer now (idempotent)."""
+        super().close()
+        self._out, self._out_cap = ffi.new("uint8_t[]", 0), 0
+
+    def add_path(self, name: bytes) -> bool:
+        """Record the cleaned path of a file entry's ``name``; False if it was already recorded."""
+        added = ffi.new("int *")
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_tsscan_add_path(ptr, name, len(name), added), "record a tar-split path")
+        finally:
+            self._lock.release()
+        return bool(added[0])
 
 
 class TocText(_TextEncoder):

@@ -23,13 +23,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from . import format as fmt
-from ._native import TarSplitLines
+from ._native import TarSplitLines, TarSplitScan
 from .errors import FormatError, LimitExceededError
 from .gojson import go_string_bytes
 from .tarstream import SupportsRead, go_clean_path
@@ -273,36 +272,25 @@ def _line_blocks(stream: SupportsRead, max_line: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-# The exact shapes Go's encoder writes (see TarSplitEncoder), newline included, with
-# ASCII names. Lines of these shapes are decoded here; anything else (other spacing,
-# key order or case, escapes, non-ASCII names) takes the strict general path.
-_CANONICAL_LINE = re.compile(
-    rb'\{"type":2,"payload":"([A-Za-z0-9+/]*={0,2})","position":(\d{1,18})\}\n'
-    rb'|\{"type":1,"name":"([\x20\x21\x23-\x5b\x5d-\x7e]*)",(?:"size":([1-9]\d{0,17}),)?'
-    rb'"payload":(?:"([A-Za-z0-9+/]{11}=)"|null),"position":(\d{1,18})\}\n')
-_a2b_base64 = binascii.a2b_base64
-
-
-def _canonical_entry(m: re.Match[bytes]) -> Optional[TarSplitEntry]:
-    """The entry of a canonical line, or None to let the general path judge it."""
-    payload = m.group(1)
-    if payload is not None:
-        if len(payload) % 4:
-            return None
-        return TarSplitEntry(SEGMENT_TYPE, None, None, 0, _a2b_base64(payload), int(m.group(2)))
-    size_text, crc = m.group(4), m.group(5)
-    if (size_text is not None) != (crc is not None):
-        return None  # a size without a CRC or the reverse: the general path reports it
-    return TarSplitEntry(FILE_TYPE, m.group(3).decode("ascii") or None, None,
-                         int(size_text) if size_text else 0, _a2b_base64(crc) if crc else None, int(m.group(6)))
-
-
 def _general_entry(line: bytes, line_no: int) -> Optional[TarSplitEntry]:
     """Any line, decoded strictly as Go would; None for a blank line."""
     text = line.decode("utf-8", "surrogateescape").strip(" \t\r\n")
     if not text:
         return None
     return _entry_from_values(_parse_object(text, line_no), line_no)
+
+
+def _scanned_entries(fields: list[int], data: bytes) -> Iterator[TarSplitEntry]:
+    """The entries of one :meth:`TarSplitScan.scan` result."""
+    start = 0
+    it = iter(fields)
+    for kind, position, size, name_end, data_end in zip(it, it, it, it, it):
+        if kind == SEGMENT_TYPE:
+            yield TarSplitEntry(SEGMENT_TYPE, None, None, 0, data[start:data_end], position)
+        else:
+            yield TarSplitEntry(FILE_TYPE, data[start:name_end].decode("ascii") or None, None, size,
+                                data[name_end:data_end] if data_end > name_end else None, position)
+        start = data_end
 
 
 def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) -> Iterator[TarSplitEntry]:
@@ -315,36 +303,35 @@ def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) ->
     entries without an 8-byte CRC and repeated file paths (after
     ``filepath.Clean``, as tar-split's unpacker), and LimitExceededError for a
     line longer than ``max_line`` bytes.
+
+    Lines of exactly the shape the reference writes are decoded in C
+    (:class:`~zstd_chunked._native.TarSplitScan`); any other line here.
     """
-    seen: set[str] = set()
-    line_no = 0
-    match = _CANONICAL_LINE.match
-    for block in _line_blocks(stream, max_line):
-        pos, end = 0, len(block)
-        while pos < end:
-            line_no += 1
-            m = match(block, pos)
-            entry = _canonical_entry(m) if m is not None else None
-            if entry is not None:
-                assert m is not None
-                if m.end() - pos > max_line:
-                    raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
-                pos = m.end()
-            else:
+    with TarSplitScan() as scanner:
+        line_no = 0
+        for block in _line_blocks(stream, max_line):
+            pos, end = 0, len(block)
+            while pos < end:
+                fields, data, lines, pos, stop = scanner.scan(block, pos, max_line)
+                line_no += lines
+                if lines:
+                    yield from _scanned_entries(fields, data)
+                if stop != TarSplitScan.OTHER:
+                    continue
+                # one line the fast path leaves to the general decoder
+                line_no += 1
                 newline = block.find(b"\n", pos)
-                stop = end if newline < 0 else newline + 1
-                if stop - pos > max_line:
+                stop_at = end if newline < 0 else newline + 1
+                if stop_at - pos > max_line:
                     raise LimitExceededError(f"tar-split line longer than {max_line} bytes")
-                entry = _general_entry(block[pos:stop], line_no)
-                pos = stop
+                entry = _general_entry(block[pos:stop_at], line_no)
+                pos = stop_at
                 if entry is None:
                     continue
-            if entry.type == FILE_TYPE:
-                key = go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
-                if key in seen:
+                if entry.type == FILE_TYPE and not scanner.add_path(entry.raw_name):
+                    key = go_clean_path(entry.raw_name.decode("utf-8", "surrogateescape"))
                     raise FormatError(f"tar-split line {line_no}: duplicate path {key!r}")
-                seen.add(key)
-            yield entry
+                yield entry
 
 
 def tar_size_from_entries(entries: Iterable[TarSplitEntry]) -> int:
