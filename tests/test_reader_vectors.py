@@ -129,3 +129,23 @@ def test_lazy_tarsplit_reads_only_toc_and_chunks(vector_case: VectorCase) -> Non
         out = io.BytesIO()
         assert layer.rebuild_tar(out) == case.diffid  # loads and checks the tar-split now
         assert any(off <= tarsplit_offset < off + n for off, n in source.requests)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_open_leaves_the_garbage_collector_as_it_found_it(vector_case: VectorCase, enabled: bool) -> None:
+    # open() pauses the collector while it decodes the metadata, also when decoding fails
+    import gc
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with zstd_chunked.open(vector_case.blob, annotations=vector_case.annotations) as layer:
+            assert gc.isenabled() == enabled
+            toc_at = layer.toc_position.offset
+        broken = bytearray(vector_case.blob.read_bytes())
+        broken[toc_at + 20] ^= 0xFF  # the TOC no longer matches its digest: open() fails while paused
+        with pytest.raises(zstd_chunked.DigestMismatchError):
+            zstd_chunked.open(io.BytesIO(bytes(broken)), annotations=vector_case.annotations).close()
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
