@@ -47,6 +47,49 @@ def _compare(toc_entry: TocEntry, hdr: TarHeader) -> None:
             raise FormatError(f"TOC and tar-split disagree on {attr} of {hdr.name!r}")
 
 
+#: Times the fast comparison handles: years 1970 to 9999, where Go's RFC 3339 text of a
+#: time parses back to the same instant.
+_FAST_SECONDS = range(0, 253402300800)
+_NO_TIME = (GO_ZERO_TIME, (0, 0))
+
+
+def _same_fast(toc_entry: TocEntry, hdr: TarHeader, instants: dict[str, tuple[int, int] | None]) -> bool:
+    """True when ``hdr`` and ``toc_entry`` agree on everything :func:`_compare` checks.
+
+    The common case (ASCII names, no PAX records, times in 1970-9999) without
+    building the expected TocEntry; False means "not shown equal", and
+    :func:`_compare` then decides (and words the error).  ``instants`` caches
+    the instant of each TOC time text.
+    """
+    if (hdr.pax_records or toc_entry.xattrs or fmt.TAR_TYPES.get(hdr.typeflag) != toc_entry.type
+            or hdr.linkname != toc_entry.linkname or hdr.mode != toc_entry.mode or hdr.size != toc_entry.size
+            or hdr.uid != toc_entry.uid or hdr.gid != toc_entry.gid or hdr.devmajor != toc_entry.devmajor
+            or hdr.devminor != toc_entry.devminor or not hdr.name.isascii() or not hdr.linkname.isascii()):
+        return False
+    for value, text in ((hdr.mtime, toc_entry.modtime), (hdr.atime, toc_entry.accesstime),
+                        (hdr.ctime, toc_entry.changetime)):
+        if value is None or value in _NO_TIME:
+            expected = None
+        elif value[0] in _FAST_SECONDS and 0 <= value[1] < 1_000_000_000:
+            expected = value
+        else:
+            return False
+        if text is None:
+            actual = None
+        else:
+            if text not in instants:
+                instants[text] = _instant_of(text)
+            actual = instants[text]
+        if expected != actual:
+            return False
+    return True
+
+
+def _instant_of(text: str) -> tuple[int, int] | None:
+    value = parse_rfc3339(text)
+    return None if value in _NO_TIME else value
+
+
 def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
     """Raise :class:`FormatError` unless every tar-split header has an identical TOC entry and vice versa.
 
@@ -61,10 +104,13 @@ def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
             raise FormatError(f"TOC: duplicate entry {entry.name!r}")
         by_name[entry.name] = entry
     count = 0
+    instants: dict[str, tuple[int, int] | None] = {}
     for hdr in iterate_headers(segments):
         if hdr.name not in by_name:
             raise FormatError(f"tar-split contains an entry for {hdr.name!r} missing in the TOC")
-        _compare(by_name.pop(hdr.name), hdr)
+        toc_entry = by_name.pop(hdr.name)
+        if not _same_fast(toc_entry, hdr, instants):
+            _compare(toc_entry, hdr)
         count += 1
     if by_name:
         name = next(iter(by_name))
