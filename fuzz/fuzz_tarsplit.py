@@ -2,10 +2,11 @@
 (``iterate_headers``) and the TOC/tar-split agreement check.
 
 Input: tar-split JSON lines. Checked: only FormatError / LimitExceededError on
-refusal; the size computed from the entries is the sum of segment lengths and
-file sizes; the headers found in the segments can be turned into TOC entries,
-and a TOC made of exactly those entries passes ``check_toc_matches_tarsplit``
-(the check must accept what the writer would produce from the same headers).
+refusal; the C fast path for lines decodes exactly as the general decoder; the
+size computed from the entries is the sum of segment lengths and file sizes;
+the headers found in the segments can be turned into TOC entries, and a TOC
+made of exactly those entries passes ``check_toc_matches_tarsplit`` (the check
+must accept what the writer would produce from the same headers).
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ from zstd_chunked.toc import Toc, entry_from_header  # noqa: E402
 from zstd_chunked.tocmatch import check_toc_matches_tarsplit  # noqa: E402
 
 
-def check(data: bytes) -> None:
+def _decoded(data: bytes, fast: bool) -> object:
+    """The entries, or the type of the error that refused them."""
     try:
-        entries = list(iter_tarsplit(io.BytesIO(data), max_line=1 << 20))
-    except (FormatError, LimitExceededError):
+        return list(iter_tarsplit(io.BytesIO(data), max_line=1 << 20, fast=fast))
+    except (FormatError, LimitExceededError) as exc:
+        return type(exc)
+
+
+def check(data: bytes) -> None:
+    entries = _decoded(data, fast=True)
+    # the C fast path (csrc/zck_tarsplit_scan.c) must decode exactly as the strict general path
+    assert entries == _decoded(data, fast=False), "the C tar-split scanner and the general decoder disagree"
+    if not isinstance(entries, list):
         return
     size = tar_size_from_entries(entries)
     expected = sum(len(e.payload or b"") if e.type == fmt.TARSPLIT_SEGMENT_TYPE else e.size for e in entries)

@@ -293,7 +293,8 @@ def _scanned_entries(fields: list[int], data: bytes) -> Iterator[TarSplitEntry]:
         start = data_end
 
 
-def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) -> Iterator[TarSplitEntry]:
+def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE,
+                  fast: bool = True) -> Iterator[TarSplitEntry]:
     """Decode tar-split JSON lines from ``stream`` (uncompressed), strictly.
 
     One JSON object per line; blank lines are skipped. Keys are matched as Go does
@@ -306,18 +307,21 @@ def iter_tarsplit(stream: SupportsRead, *, max_line: int = MAX_TARSPLIT_LINE) ->
 
     Lines of exactly the shape the reference writes are decoded in C
     (:class:`~zstd_chunked._native.TarSplitScan`); any other line here.
+    ``fast=False`` decodes every line here (the same result, slower: for
+    differential tests of the C path).
     """
     with TarSplitScan() as scanner:
         line_no = 0
         for block in _line_blocks(stream, max_line):
             pos, end = 0, len(block)
             while pos < end:
-                fields, data, lines, pos, stop = scanner.scan(block, pos, max_line)
-                line_no += lines
-                if lines:
-                    yield from _scanned_entries(fields, data)
-                if stop != TarSplitScan.OTHER:
-                    continue
+                if fast:
+                    fields, data, lines, pos, stop = scanner.scan(block, pos, max_line)
+                    line_no += lines
+                    if lines:
+                        yield from _scanned_entries(fields, data)
+                    if stop != TarSplitScan.OTHER:
+                        continue
                 # one line the fast path leaves to the general decoder
                 line_no += 1
                 newline = block.find(b"\n", pos)
