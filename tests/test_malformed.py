@@ -625,6 +625,26 @@ def test_hostile_tarsplit(label: str, edit: Any, expected: Any) -> None:
     assert result is expected, label
 
 
+@pytest.mark.parametrize("label,toc_edit,tarsplit_edit,message", [
+    ("chunk digest", _chunk_edit(1, chunkDigest=bc.sha256(b"x")), None,
+     r"^chunk at \d+ does not match its TOC digest$"),
+    ("file digest", lambda d: _set_entry(d, "after", digest=bc.sha256(b"x")), None,
+     r"^'after' does not match its TOC digest$"),
+    ("CRC-64", None, lambda ls: _set(ls, _file_lines(ls)[1], payload="AAAAAAAAAAA="),
+     r"^file integrity checksum failed for 'after'$"),
+])
+def test_rebuild_says_what_failed(label: str, toc_edit: Any, tarsplit_edit: Any, message: str) -> None:
+    blob, ann, _body = _chunked_layer()
+    blob, ann = bc.reseal(blob, ann, toc=toc_edit, tarsplit=tarsplit_edit)
+    with zstd_chunked.open(blob, ann) as layer, pytest.raises(DigestMismatchError, match=message):
+        layer.rebuild_tar(io.BytesIO())
+
+
+def _set_entry(doc: dict[str, Any], name: str, **changes: Any) -> dict[str, Any]:
+    next(e for e in doc["entries"] if e["name"] == name).update(changes)
+    return doc
+
+
 @pytest.mark.parametrize("label,edit,expected", [
     ("not JSON", lambda t: t + b"{nope\n", FormatError),
     ("array line", lambda t: t + b"[]\n", FormatError),

@@ -73,6 +73,17 @@ def _check_digest(data: Any, expected: str, what: str) -> None:
         raise DigestMismatchError(f"{what} has digest {actual}, TOC says {expected}")
 
 
+#: What one check covers: a file's name, and the blob offset of the chunk (None: the whole file).
+_What = tuple[str, Optional[int]]
+
+
+def _describe(what: _What) -> tuple[str, str]:
+    """The subject of a failed check, and the message for a CRC-64 failure of its file."""
+    name, chunk_offset = what
+    label = repr(name) if chunk_offset is None else f"chunk at {chunk_offset}"
+    return label, f"file integrity checksum failed for {name!r}"
+
+
 class _Batch:
     """Lays out one batch of the tar in an arena and checks it on the native threads.
 
@@ -93,8 +104,10 @@ class _Batch:
         self.arena = bytearray(total)
         self.first = DecodeJobs(self.arena)
         self.second = DecodeJobs(self.arena)
-        self.first_what: list[tuple[str, str]] = []
-        self.second_what: list[tuple[str, str]] = []
+        # what each job checks, as (file name, chunk offset or None for the whole file);
+        # the error texts are made only when a check fails
+        self.first_what: list[_What] = []
+        self.second_what: list[_What] = []
         self.python_checks: list[tuple[int, int, str, str]] = []
 
     def _sources(self) -> dict[int, tuple[int, int, int]]:
@@ -118,16 +131,16 @@ class _Batch:
             where[c.offset] = (handle, c.offset - span_start, c.end - c.offset)
         return where
 
-    def _native_digest(self, dst: int, size: int, digest: str, what: str) -> Optional[bytes]:
+    def _native_digest(self, dst: int, size: int, digest: str, what: _What) -> Optional[bytes]:
         """The raw sha256 for a native job to check; other algorithms are left to Python (None)."""
         raw = sha256_raw(digest) if digest else None
         if digest and raw is None:
-            self.python_checks.append((dst, size, digest, what))
+            self.python_checks.append((dst, size, digest, _describe(what)[0]))
         return raw
 
-    def _check(self, jobs: DecodeJobs, whats: list[tuple[str, str]], dst: int, size: int, digest: str,
-               crc: Optional[int], what: tuple[str, str]) -> None:
-        raw = self._native_digest(dst, size, digest, what[0])
+    def _check(self, jobs: DecodeJobs, whats: list[_What], dst: int, size: int, digest: str,
+               crc: Optional[int], what: _What) -> None:
+        raw = self._native_digest(dst, size, digest, what)
         if raw is not None and crc is not None and size >= SPLIT_CHECKS:
             # two jobs, so that both checks of one large file run at the same time
             jobs.check(dst, size, raw, None)
@@ -148,23 +161,23 @@ class _Batch:
                 pos += len(item)
                 continue
             entry = item.content.entry
-            name = repr(item.name)
+            name = item.name
             crc = int.from_bytes(item.crc, "big") if item.crc is not None and len(item.crc) == 8 else None
             if crc is None:
-                raise DigestMismatchError(f"file integrity checksum failed for {name}")
+                raise DigestMismatchError(f"file integrity checksum failed for {name!r}")
             file_digest = entry.digest or fmt.EMPTY_SHA256
-            file_what = (f"{name}", f"file integrity checksum failed for {name}")
+            file_what: _What = (name, None)
             chunks = item.content.chunks
             single = len(chunks) == 1 and chunks[0].digest in ("", file_digest)
             at = pos
             for c in chunks:
-                chunk_what = (f"chunk at {c.offset}", f"file integrity checksum failed for {name}")
+                chunk_what: _What = (name, c.offset)
                 zeros = c.zeros and not self.exact_frames
                 if single:  # one job checks the chunk, the file and its CRC
                     if zeros:
                         self._check(first, self.first_what, at, c.size, file_digest, crc, file_what)
                     else:
-                        raw = self._native_digest(at, c.size, file_digest, file_what[0])
+                        raw = self._native_digest(at, c.size, file_digest, file_what)
                         source, offset, length = where[c.offset]
                         first.decode(source, offset, length, at, c.size, raw, crc, exact=self.exact_frames)
                         self.first_what.append(file_what)
@@ -172,7 +185,7 @@ class _Batch:
                     if c.digest:
                         self._check(first, self.first_what, at, c.size, c.digest, None, chunk_what)
                 else:
-                    raw = self._native_digest(at, c.size, c.digest, chunk_what[0])
+                    raw = self._native_digest(at, c.size, c.digest, chunk_what)
                     source, offset, length = where[c.offset]
                     first.decode(source, offset, length, at, c.size, raw, exact=self.exact_frames)
                     self.first_what.append(chunk_what)
@@ -185,7 +198,7 @@ class _Batch:
             failure = jobs.run(threads)
             if failure is not None:
                 index, exc = failure
-                what, crc_text = whats[index]
+                what, crc_text = _describe(whats[index])
                 if isinstance(exc, DigestMismatchError):
                     if "CRC-64" in str(exc):
                         raise DigestMismatchError(crc_text)
@@ -235,7 +248,12 @@ class _BatchRunner:
 
 def batchable(content: FileContent) -> bool:
     """Whether a file is small enough to go into a batch (else it is streamed)."""
-    return content.entry.size <= SMALL_FILE and all(c.end - c.offset <= SMALL_FILE for c in content.chunks)
+    if content.entry.size > SMALL_FILE:
+        return False
+    chunks = content.chunks
+    if len(chunks) == 1:  # most files
+        return chunks[0].end - chunks[0].offset <= SMALL_FILE
+    return all(c.end - c.offset <= SMALL_FILE for c in chunks)
 
 
 def write_tar(layer: Layer, write: Any, *, batched: bool = True, exact_frames: bool = False) -> str:
