@@ -91,6 +91,19 @@ def test_truncated_tar_fails_loudly(where: str, tmp_path: Path, released: None) 
     _no_output(tmp_path)
 
 
+def test_failure_while_the_metadata_text_is_being_compressed(tmp_path: Path, released: None) -> None:
+    """Enough entries that TOC and tar-split text have gone to their compression thread before the tar breaks."""
+    names = [f"dir/{i:05d}-{'x' * 60}" for i in range(4000)]  # about 3 MB of tar-split text
+    tar = bc.make_tar([("file", name, b"") for name in names])
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        last = tf.getmembers()[-1].offset
+    out = tmp_path / "layer.zst"
+    with pytest.raises(TarError, match="truncated"):
+        zstd_chunked.convert(io.BytesIO(tar[:last + 100]), out, threads=2)
+    _no_output(tmp_path)
+    assert zstd_chunked.convert(io.BytesIO(tar), out, threads=2).entries == len(names)
+
+
 def test_tar_ending_between_entries_is_kept_as_is(tmp_path: Path) -> None:
     """A tar cut exactly between two entries (no end-of-archive blocks) is what Go's reader
     calls a clean end; the layer then holds exactly those bytes."""

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import weakref
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Callable, Optional, Union
 
@@ -292,17 +293,22 @@ class _CompressedText:
     """Text compressed into one zstd frame as it is produced.
 
     Only the compressed bytes are kept (see :class:`_Spool`); their SHA-256 is
-    computed as they are produced.
+    computed as they are produced.  With a ``helper`` (a one-thread executor,
+    which runs its tasks in order), blocks are compressed and hashed there, so
+    the caller's thread goes on; at most :data:`MAX_QUEUED` blocks wait.
     """
 
     FLUSH = 1 << 20
+    MAX_QUEUED = 4
 
-    def __init__(self, level: int) -> None:
+    def __init__(self, level: int, helper: Optional[ThreadPoolExecutor] = None) -> None:
         self._cs = FrameStreamCompressor(level)
         self._parts: list[bytes] = []
         self._buffered = 0
         self._spool = _Spool()
         self._sha = hashlib.sha256()
+        self._helper = helper
+        self._queued: deque[Future[None]] = deque()
         #: Bytes of text taken in / compressed bytes produced.
         self.uncompressed = 0
         self.compressed_size = 0
@@ -319,16 +325,30 @@ class _CompressedText:
             self._spool.write(data)
             self.compressed_size += len(data)
 
+    def _compress(self, block: bytes) -> None:
+        self._keep(self._cs.compress(block))
+
     def _flush(self) -> None:
         if self._parts:
             block = b"".join(self._parts)
             self.uncompressed += len(block)
-            self._keep(self._cs.compress(block))
             self._parts, self._buffered = [], 0
+            if self._helper is None:
+                self._compress(block)
+                return
+            while len(self._queued) >= self.MAX_QUEUED:
+                self._queued.popleft().result()
+            self._queued.append(self._helper.submit(self._compress, block))
+
+    def _settle(self) -> None:
+        """Wait for the blocks on the helper thread (re-raising the first error)."""
+        while self._queued:
+            self._queued.popleft().result()
 
     def finish(self) -> str:
         """End the frame; return the ``sha256:`` digest of its compressed bytes."""
         self._flush()
+        self._settle()
         self._keep(self._cs.end())
         return "sha256:" + self._sha.hexdigest()
 
@@ -337,6 +357,14 @@ class _CompressedText:
         self._spool.copy_to(write)
 
     def close(self) -> None:
+        # blocks still queued use the compressor: drop those not started, wait for the one running
+        queued, self._queued = self._queued, deque()
+        for future in queued:
+            if not future.cancel():
+                try:
+                    future.result()
+                except Exception:  # noqa: BLE001 - closing after a failure: the caller has its error
+                    pass
         self._cs.close()
         self._spool.close()
 
@@ -351,8 +379,8 @@ class _TocStream:
 
     BLOCK_ENTRIES = 512
 
-    def __init__(self, level: int) -> None:
-        self.text = _CompressedText(level)
+    def __init__(self, level: int, helper: Optional[ThreadPoolExecutor] = None) -> None:
+        self.text = _CompressedText(level, helper)
         self._entries = TocText()
         self._waiting = 0
         self._opened = False
@@ -391,8 +419,10 @@ class _Converter:
         self.sink = BlobSink(out)
         self.frames = FrameWriter(self.sink, level=level, threads=threads, after_batch=self._drain)
         self.chunker = Chunker()
-        self.tarsplit_sink = _CompressedText(level)
-        self.toc = _TocStream(level)
+        # the TOC and tar-split texts are compressed on a thread of their own
+        self.text_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd-chunked-text")
+        self.tarsplit_sink = _CompressedText(level, self.text_helper)
+        self.toc = _TocStream(level, self.text_helper)
         self.tarsplit = TarSplitEncoder(self.tarsplit_sink)
         self.header = OpenFrame(self.frames)
         self.pending: deque[_Pending] = deque()
@@ -405,6 +435,7 @@ class _Converter:
         self.tarsplit_sink.close()
         self.tarsplit.close()
         self.toc.close()
+        self.text_helper.shutdown(wait=True)
 
     # -- the main loop --------------------------------------------------------
 
