@@ -160,3 +160,38 @@ def test_many_paths_and_long_lines() -> None:
     assert len(rows) == 5003
     assert rows[-2] == b'{"type":2,"payload":"%s","position":5001}' % base64.b64encode(big[1:])
     assert rows[-1] == b'{"type":1,"name_raw":"%s","payload":null,"position":5002}' % base64.b64encode(b"\xff" * 3000)
+
+
+# --- the reader's line scanner (csrc/zck_tarsplit_scan.c) ------------------------------------------
+
+
+def test_scan_decodes_the_reference_lines() -> None:
+    from zstd_chunked._native import TarSplitScan
+
+    doc = (b'{"type":2,"payload":"YWJj","position":0}\n'
+           b'{"type":1,"name":"d/a","size":5,"payload":"PD7u4tgQAAA=","position":1}\n'
+           b'{"type":1,"name":"e","payload":null,"position":2}\n'
+           b'{"TYPE":2,"payload":"","position":3}\n')
+    with TarSplitScan() as scan:
+        fields, data, lines, end, stop = scan.scan(doc, 0, 1 << 20)
+        assert (lines, stop) == (3, TarSplitScan.OTHER)
+        assert doc[end:].startswith(b'{"TYPE"')
+        assert fields == [2, 0, 0, 3, 6, 1, 1, 5, 6, 14, 1, 2, 0, 15, 15]
+        assert data == b"abc" + b"d/a" + bytes.fromhex("3c3eeee2d8100000") + b"e"
+        # the scan can start anywhere; the recorded paths stay recorded
+        assert scan.scan(doc, end, 1 << 20)[2:] == (0, end, TarSplitScan.OTHER)
+        assert not scan.add_path(b"./d//a") and scan.add_path(b"d/b")
+        with pytest.raises(ValueError):
+            scan.scan(doc, len(doc) + 1, 1 << 20)
+    with pytest.raises(UsageError):
+        scan.scan(doc, 0, 1 << 20)
+
+
+def test_scan_stops_when_its_line_array_is_full() -> None:
+    from zstd_chunked._native import TarSplitScan
+
+    doc = b'{"type":2,"payload":"","position":0}\n' * (TarSplitScan.CAP + 5)
+    with TarSplitScan() as scan:
+        _fields, _data, lines, end, stop = scan.scan(doc, 0, 1 << 20)
+        assert (lines, stop) == (TarSplitScan.CAP, TarSplitScan.FULL)
+        assert scan.scan(doc, end, 1 << 20)[2:] == (5, len(doc), TarSplitScan.END)
