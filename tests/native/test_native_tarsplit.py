@@ -176,7 +176,7 @@ def test_scan_decodes_the_reference_lines() -> None:
         fields, data, lines, end, stop = scan.scan(doc, 0, 1 << 20)
         assert (lines, stop) == (3, TarSplitScan.OTHER)
         assert doc[end:].startswith(b'{"TYPE"')
-        assert fields == [2, 0, 0, 3, 6, 1, 1, 5, 6, 14, 1, 2, 0, 15, 15]
+        assert fields == [2, 0, 0, 0, 3, 1, 1, 5, 6, 14, 1, 2, 0, 15, 15]
         assert data == b"abc" + b"d/a" + bytes.fromhex("3c3eeee2d8100000") + b"e"
         # the scan can start anywhere; the recorded paths stay recorded
         assert scan.scan(doc, end, 1 << 20)[2:] == (0, end, TarSplitScan.OTHER)
