@@ -1316,6 +1316,63 @@ static void test_tarsplit_scan(void)
     zck_tsscan_free(NULL);
 }
 
+/* zck_toc_scan on text (NUL-terminated); returns *canonical. */
+static int tocscan(const char *text, size_t max_entries, int64_t *f, size_t cap, uint8_t *out, int64_t *top,
+                   size_t *entries, size_t *out_len)
+{
+    int canonical = -1;
+    size_t n = strlen(text);
+    CHECK(zck_toc_scan((const uint8_t *)text, n, max_entries, f, cap, out, n, top, entries, out_len, &canonical) ==
+          ZCK_OK);
+    return canonical;
+}
+
+static void test_toc_scan(void)
+{
+    int64_t f[3 * ZCK_TOCSCAN_FIELDS];
+    int64_t top[ZCK_TOCSCAN_TOP];
+    uint8_t out[512];
+    size_t entries = 0, out_len = 0;
+    const char *doc = "{\"version\":1,\"entries\":[{\"type\":\"reg\",\"name\":\"a\\u003c\\ud83d\\ude00\",\"size\":-0,"
+                      "\"modtime\":\"T\",\"mode\":7,\"mode\":null},"
+                      "{\"type\":\"dir\",\"name\":\"\\ud800x\",\"xattrs\":{\"k\":\"v\"},\"size\":-1}],"
+                      "\"tarSplitDigest\":\"d\"}";
+    CHECK(tocscan(doc, 10, f, 3, out, top, &entries, &out_len) == 1);
+    CHECK(entries == 2 && top[ZCK_TOCSCAN_VERSION] == 1 && top[ZCK_TOCSCAN_HAS_VERSION] == 1);
+    /* strings back to back: "reg" "a<" U+1F600 "" "T" ... then "dir" "\xef\xbf\xbdx" ..., then the digest */
+    const char want[] = "rega<\xf0\x9f\x98\x80T" "dir\xef\xbf\xbdx" "d";
+    CHECK(out_len == sizeof want - 1 && memcmp(out, want, out_len) == 0);
+    CHECK(f[ZCK_TOCSCAN_MODE] == 0 && f[ZCK_TOCSCAN_SIZE] == 0); /* null unsets; -0 is 0 */
+    CHECK(f[ZCK_TOCSCAN_FLAGS] == (ZCK_TOCSCAN_HAS_MODTIME | ZCK_TOCSCAN_NONASCII));
+    CHECK(f[ZCK_TOCSCAN_TYPE_END] == 3 && f[ZCK_TOCSCAN_TYPE_END + 1] == 9 && f[ZCK_TOCSCAN_TYPE_END + 3] == 10);
+    const int64_t *g = f + ZCK_TOCSCAN_FIELDS;
+    CHECK(g[ZCK_TOCSCAN_FLAGS] == (ZCK_TOCSCAN_PYTHON | ZCK_TOCSCAN_BAD | ZCK_TOCSCAN_NONASCII));
+    CHECK(g[ZCK_TOCSCAN_SIZE] == -1 && doc[g[ZCK_TOCSCAN_START]] == '{' && doc[g[ZCK_TOCSCAN_END] - 1] == '}');
+    CHECK(top[ZCK_TOCSCAN_DIGEST_START] == 17 && top[ZCK_TOCSCAN_DIGEST_END] == 18);
+
+    /* documents left to the general decoder */
+    const char *others[] = {
+        "", "[]", "{\"version\":1,\"Entries\":[]}", "{\"version\":null}", "{\"version\":1,\"version\":1}",
+        "{\"entries\":[{\"type\":1}]}", "{\"entries\":[{\"mode\":1.5}]}", "{\"entries\":[{\"mode\":01}]}",
+        "{\"entries\":[{\"mode\":9223372036854775808}]}", "{\"entries\":[{\"name\":\"a\\x\"}]}",
+        "{\"entries\":[{\"name\":\"a\x01\"}]}", "{\"entries\":[{\"n\\u0061me\":\"a\"}]}", "{} x",
+        "{\"entries\":[{\"xattrs\":{\"a\":{}}}]}", "{\"entries\":[{\"name\":\"a\"}", "{\"entries\":[{},{},{},{}]}",
+        "{\"entries\":[{\"name\":\"\\u12\"}]}", "{\"entries\":[{\"mode\":-}]}", "{\"tarSplitDigest\":1}",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        CHECK(tocscan(others[i], 3, f, 3, out, top, &entries, &out_len) == 0);
+    CHECK(tocscan("  {\"entries\":null}\n", 3, f, 3, out, top, &entries, &out_len) == 1 && entries == 0);
+    CHECK(tocscan("{\"version\":-9223372036854775808}", 3, f, 3, out, top, &entries, &out_len) == 1);
+    CHECK(top[ZCK_TOCSCAN_VERSION] == INT64_MIN);
+    /* errors */
+    int canonical = 0;
+    CHECK(zck_toc_scan((const uint8_t *)"{\"entries\":[{},{}]}", 19, 9, f, 1, out, sizeof out, top, &entries,
+                       &out_len, &canonical) == ZCK_E_CAPACITY);
+    CHECK(zck_toc_scan((const uint8_t *)doc, strlen(doc), 9, f, 3, out, 4, top, &entries, &out_len, &canonical) ==
+          ZCK_E_DST_TOO_SMALL);
+    CHECK(zck_toc_scan(NULL, 1, 9, f, 3, out, 4, top, &entries, &out_len, &canonical) == ZCK_E_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     test_errors();
@@ -1331,6 +1388,7 @@ int main(void)
     test_pathset();
     test_tarsplit();
     test_tarsplit_scan();
+    test_toc_scan();
     test_toctext();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);

@@ -229,6 +229,54 @@ int zck_tsscan_lines(zck_tsscan *s, const uint8_t *in, size_t n, size_t max_line
  * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_NOMEM, ZCK_E_OVERFLOW. */
 int zck_tsscan_add_path(zck_tsscan *s, const uint8_t *name, size_t n, int *added);
 
+/* The reader's fast path for the TOC document (zck_toc_scan.c): decodes a
+ * TOC whose keys are all spelt as writers spell them and whose values have
+ * the types they must have; anything else clears *canonical, and the caller
+ * decodes the document with its general decoder.  The input must be valid
+ * UTF-8 (the caller checks it first). */
+enum zck_tocscan_field {
+    ZCK_TOCSCAN_FIELDS = 22,     /* int64 fields per entry */
+    ZCK_TOCSCAN_FLAGS = 0,       /* ZCK_TOCSCAN_PYTHON | _BAD | _HAS_* */
+    ZCK_TOCSCAN_START = 1,       /* byte offsets of the entry object in the input */
+    ZCK_TOCSCAN_END = 2,
+    ZCK_TOCSCAN_MODE = 3,        /* integers (0 when absent or null) */
+    ZCK_TOCSCAN_SIZE = 4,
+    ZCK_TOCSCAN_UID = 5,
+    ZCK_TOCSCAN_GID = 6,
+    ZCK_TOCSCAN_DEVMAJOR = 7,
+    ZCK_TOCSCAN_DEVMINOR = 8,
+    ZCK_TOCSCAN_OFFSET = 9,
+    ZCK_TOCSCAN_ENDOFFSET = 10,
+    ZCK_TOCSCAN_CHUNKSIZE = 11,
+    ZCK_TOCSCAN_CHUNKOFFSET = 12,
+    /* end offsets in out of the unescaped strings, written back to back in
+     * this order (each starts where the one before ends; the first where
+     * the previous entry's last ends, 0 for the first entry): type, name,
+     * linkName, modtime, accesstime, changetime, digest, chunkDigest, chunkType */
+    ZCK_TOCSCAN_TYPE_END = 13
+};
+enum zck_tocscan_flag {
+    ZCK_TOCSCAN_PYTHON = 1,          /* has xattrs: decode this entry (START..END) in the caller */
+    ZCK_TOCSCAN_BAD = 2,             /* a value the TOC rules refuse (type, name, negative size, digest) */
+    ZCK_TOCSCAN_HAS_MODTIME = 4,     /* the time is set (not absent, not null) */
+    ZCK_TOCSCAN_HAS_ACCESSTIME = 8,
+    ZCK_TOCSCAN_HAS_CHANGETIME = 16,
+    ZCK_TOCSCAN_NONASCII = 32        /* some string of the entry is not ASCII */
+};
+enum zck_tocscan_top {
+    ZCK_TOCSCAN_TOP = 4,             /* int64 fields of the document */
+    ZCK_TOCSCAN_VERSION = 0,
+    ZCK_TOCSCAN_HAS_VERSION = 1,
+    ZCK_TOCSCAN_DIGEST_START = 2,    /* tarSplitDigest in out ("" when absent or null) */
+    ZCK_TOCSCAN_DIGEST_END = 3
+};
+/* Scan the TOC in[0..n): at most max_entries entries (more clears
+ * *canonical).  fields has room for cap entries, out for out_cap >= n bytes,
+ * top for ZCK_TOCSCAN_TOP values.  Errors: ZCK_E_INVALID_ARGUMENT,
+ * ZCK_E_DST_TOO_SMALL (out_cap < n), ZCK_E_CAPACITY (more than cap entries). */
+int zck_toc_scan(const uint8_t *in, size_t n, size_t max_entries, int64_t *fields, size_t cap, uint8_t *out,
+                 size_t out_cap, int64_t *top, size_t *entries, size_t *out_len, int *canonical);
+
 /* The entries of the TOC's "entries" array as json-iterator writes
  * minimal.FileMetadata (keys in struct order, empty and zero fields but type
  * and name omitted, strings quoted in the json-iterator flavor), separated by

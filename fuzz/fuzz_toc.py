@@ -1,7 +1,8 @@
 """Fuzz target: TOC decoding (``zstd_chunked.toc.parse_toc`` and ``merge_files``).
 
 Input: TOC JSON bytes. Checked: only FormatError / LimitExceededError on
-refusal (no RecursionError, UnicodeError, OverflowError...); on success the
+refusal (no RecursionError, UnicodeError, OverflowError...); the C TOC scanner
+decodes whatever it takes exactly as the general decoder; on success the
 merged chunk lists cover every regular file exactly, lie inside the payload
 and do not overlap, and re-serializing the entries (``toc_json``) and
 parsing them again gives the same entries.
@@ -17,12 +18,29 @@ instrument_if_main(__name__)
 
 from zstd_chunked import format as fmt  # noqa: E402
 from zstd_chunked.errors import FormatError, LimitExceededError  # noqa: E402
-from zstd_chunked.toc import merge_files, parse_toc, toc_json  # noqa: E402
+from zstd_chunked.toc import _parse_general, _parse_scanned, merge_files, parse_toc, toc_json  # noqa: E402
 
 DATA_END = 1 << 40
 
 
+def _general(data: bytes) -> object:
+    """What the general decoder makes of ``data``: a Toc, or the type of its error."""
+    try:
+        return _parse_general(data.decode("utf-8"), 100_000)
+    except (FormatError, LimitExceededError) as exc:
+        return type(exc)
+
+
 def check(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass  # parse_toc refuses it before any decoder runs
+    else:
+        # the C scanner (csrc/zck_toc_scan.c), where it takes a document, decodes it as the general decoder
+        scanned = _parse_scanned(data, 100_000)
+        if scanned is not None:
+            assert scanned == _general(data), "the C TOC scanner and the general decoder disagree"
     try:
         toc = parse_toc(data, max_entries=100_000)
         files = merge_files(toc, DATA_END)

@@ -16,7 +16,7 @@
 #   CC            compiler (default: gcc; its libasan is LD_PRELOADed into python)
 #   SANITIZE_TESTS   space-separated test paths, replacing the default selection
 #                    (tests/native, tests/test_malformed*.py, test_verify_paths.py,
-#                    test_writer_streaming.py and test_tarsplit.py, whichever exist)
+#                    test_writer_streaming.py, test_tarsplit.py and test_toc_parse.py, whichever exist)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,10 +43,10 @@ else
         tests+=(tests/native)
     fi
     # malformed input, plus the paths that drive the decode/check jobs, the
-    # streamed-payload hashing (verify's single pass, large payloads) and the C
-    # tar-split encoder over real tars
+    # streamed-payload hashing (verify's single pass, large payloads), the C
+    # tar-split encoder and scanner over real tars and the C TOC scanner
     for f in tests/test_malformed*.py tests/test_verify_paths.py tests/test_writer_streaming.py \
-        tests/test_tarsplit.py; do
+        tests/test_tarsplit.py tests/test_toc_parse.py; do
         [ -e "$f" ] && tests+=("$f")
     done
 fi

@@ -69,6 +69,7 @@ __all__ = [
     "PayloadResult",
     "TarSplitLines",
     "TarSplitScan",
+    "TocScan",
     "TocText",
     "clean_path",
     "json_quote",
@@ -78,6 +79,7 @@ __all__ = [
     "sha256",
     "sha256_implementation",
     "skippable_header",
+    "toc_scan",
     "zstd_version",
     "zstd_version_number",
 ]
@@ -479,6 +481,62 @@ class TarSplitScan(_Closable):
         finally:
             self._lock.release()
         return bool(added[0])
+
+
+class TocScan:
+    """The result of :func:`toc_scan`: per-entry integers and the unescaped strings."""
+
+    __slots__ = ("fields", "text", "count", "version", "tarsplit_digest")
+
+    FIELDS = lib.ZCK_TOCSCAN_FIELDS
+    PYTHON = lib.ZCK_TOCSCAN_PYTHON
+    BAD = lib.ZCK_TOCSCAN_BAD
+    HAS_MODTIME = lib.ZCK_TOCSCAN_HAS_MODTIME
+    HAS_ACCESSTIME = lib.ZCK_TOCSCAN_HAS_ACCESSTIME
+    HAS_CHANGETIME = lib.ZCK_TOCSCAN_HAS_CHANGETIME
+    NONASCII = lib.ZCK_TOCSCAN_NONASCII
+
+    def __init__(self, fields: list[int], text: bytes, count: int, version: int, tarsplit_digest: bytes) -> None:
+        #: :attr:`FIELDS` integers per entry, laid out as ``enum zck_tocscan_field``.
+        self.fields = fields
+        #: The unescaped strings of every entry, back to back (UTF-8).
+        self.text = text
+        self.count = count
+        self.version = version
+        self.tarsplit_digest = tarsplit_digest
+
+
+_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+def toc_scan(data: bytes, max_entries: int) -> TocScan | None:
+    """Decode a TOC document of the shape writers produce (``csrc/zck_toc_scan.c``); None for others.
+
+    ``data`` must be valid UTF-8.  None means "use the general decoder": other
+    key spellings, other value types, invalid JSON, more than ``max_entries``
+    entries.
+    """
+    n = len(data)
+    cap = data.count(b"{")  # every entry opens with one
+    # not zeroed: the scanner writes every field of each entry and every output byte it reports
+    fields = _uncleared("int64_t[]", max(cap, 1) * lib.ZCK_TOCSCAN_FIELDS)
+    out = _uncleared("uint8_t[]", max(n, 1))
+    top = ffi.new("int64_t[]", lib.ZCK_TOCSCAN_TOP)
+    sizes = ffi.new("size_t[2]")
+    canonical = ffi.new("int *")
+    _check(lib.zck_toc_scan(data, n, max_entries, fields, cap, out, n, top, sizes, sizes + 1, canonical),
+           "scan the TOC")
+    if not canonical[0]:
+        return None
+    count, out_len = int(sizes[0]), int(sizes[1])
+    if not top[lib.ZCK_TOCSCAN_HAS_VERSION]:
+        version = 0
+    else:
+        version = int(top[lib.ZCK_TOCSCAN_VERSION])
+    digest = ffi.buffer(out + top[lib.ZCK_TOCSCAN_DIGEST_START],
+                        top[lib.ZCK_TOCSCAN_DIGEST_END] - top[lib.ZCK_TOCSCAN_DIGEST_START])[:]
+    return TocScan(ffi.unpack(fields, count * lib.ZCK_TOCSCAN_FIELDS) if count else [],
+                   ffi.buffer(out, out_len)[:] if out_len else b"", count, version, digest)
 
 
 class TocText(_TextEncoder):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import format as fmt
-from ._native import TocText
+from ._native import TocScan, TocText, toc_scan
 from .errors import FormatError, LimitExceededError, UnsupportedTarError
 from .gojson import go_string_bytes, go_time_rfc3339nano, jsoniter_string, parse_rfc3339
 
@@ -276,13 +276,76 @@ def _parse_canonical(text: str, max_entries: int) -> Toc | None:
     return Toc(version=version, entries=entries, tarsplit_digest=digest)
 
 
+def _scanned_entries(scan: TocScan, data: bytes) -> list[TocEntry]:
+    """The entries of a :func:`toc_scan` result; _NotCanonical or FormatError for the general path."""
+    fields, per = scan.fields, TocScan.FIELDS
+    text = scan.text.decode("latin-1")  # one character per byte: the byte offsets index it
+    times: set[str] = set()
+    entries: list[TocEntry] = []
+    append = entries.append
+    start = 0
+    for index in range(scan.count):
+        (flags, obj_start, obj_end, mode, size, uid, gid, devmajor, devminor, offset, end_offset, chunk_size,
+         chunk_offset, e_type, e_name, e_link, e_mtime, e_atime, e_ctime, e_digest, e_chunk_digest,
+         e_chunk_type) = fields[index * per:(index + 1) * per]
+        if flags & TocScan.PYTHON:  # xattrs: this entry is decoded by json and checked in Python
+            append(_canonical_entry(json.loads(data[obj_start:obj_end]), index, times))
+            start = e_chunk_type
+            continue
+        texts: tuple[str, ...] = (text[start:e_type], text[e_type:e_name], text[e_name:e_link], text[e_link:e_mtime],
+                 text[e_mtime:e_atime], text[e_atime:e_ctime], text[e_ctime:e_digest],
+                 text[e_digest:e_chunk_digest], text[e_chunk_digest:e_chunk_type])
+        start = e_chunk_type
+        if flags & TocScan.NONASCII:
+            texts = tuple(t.encode("latin-1").decode("utf-8") for t in texts)
+        mtime = texts[3] if flags & TocScan.HAS_MODTIME else None
+        atime = texts[4] if flags & TocScan.HAS_ACCESSTIME else None
+        ctime = texts[5] if flags & TocScan.HAS_CHANGETIME else None
+        for value in (mtime, atime, ctime):
+            if value is not None and value not in times:
+                try:
+                    parse_rfc3339(value)
+                except FormatError:
+                    raise _NotCanonical from None
+                times.add(value)
+        entry = TocEntry(texts[0], texts[1], texts[2], mode, size, uid, gid, mtime, atime, ctime, devmajor,
+                         devminor, {}, texts[6], offset, end_offset, chunk_size, chunk_offset, texts[7], texts[8])
+        if flags & TocScan.BAD:
+            _validate_entry(entry, index)  # raises: the C scan saw a value the rules refuse
+        append(entry)
+    return entries
+
+
+def _parse_scanned(data: bytes, max_entries: int) -> Toc | None:
+    """parse_toc for documents of the shape writers produce, scanned in C; None for others."""
+    scan = toc_scan(data, max_entries)
+    if scan is None:
+        return None
+    digest = scan.tarsplit_digest.decode("utf-8")
+    if digest and not _DIGEST_RE.match(digest):
+        return None
+    try:
+        entries = _scanned_entries(scan, data)
+    except (_NotCanonical, FormatError, ValueError):
+        return None  # the general path words the error
+    return Toc(version=scan.version, entries=entries, tarsplit_digest=digest)
+
+
 def parse_toc(data: bytes, *, max_entries: int = 50_000_000) -> Toc:
-    """Decode TOC JSON bytes strictly. Raises :class:`FormatError` on anything malformed."""
+    """Decode TOC JSON bytes strictly. Raises :class:`FormatError` on anything malformed.
+
+    Three decoders give the same result: a C scanner for documents of the
+    shape writers produce (:func:`~zstd_chunked._native.toc_scan`), ``json``
+    with the keys as writers spell them, and the general one, which matches
+    keys as Go does and words the errors.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(f"TOC: not valid UTF-8 at byte {exc.start}") from None
-    fast = _parse_canonical(text, max_entries)
+    fast = _parse_scanned(data, max_entries)
+    if fast is None:
+        fast = _parse_canonical(text, max_entries)
     if fast is not None:
         return fast
     return _parse_general(text, max_entries)
