@@ -517,15 +517,24 @@ def toc_scan(data: bytes, max_entries: int) -> TocScan | None:
     entries.
     """
     n = len(data)
-    cap = data.count(b"{")  # every entry opens with one
-    # not zeroed: the scanner writes every field of each entry and every output byte it reports
-    fields = _uncleared("int64_t[]", max(cap, 1) * lib.ZCK_TOCSCAN_FIELDS)
-    out = _uncleared("uint8_t[]", max(n, 1))
+    # Every entry opens with a "{", and a valid one takes 26 bytes at least
+    # ({"type":"dir","name":"a"},), so more than n / 24 entries means an invalid
+    # document: the general decoder reports it.
+    cap = min(data.count(b"{"), n // 24 + 16)
+    try:
+        # not zeroed: the scanner writes every field of each entry and every output byte it reports,
+        # so only the pages it uses are ever touched
+        fields = _uncleared("int64_t[]", max(cap, 1) * lib.ZCK_TOCSCAN_FIELDS)
+        out = _uncleared("uint8_t[]", max(n, 1))
+    except MemoryError:
+        return None
     top = ffi.new("int64_t[]", lib.ZCK_TOCSCAN_TOP)
     sizes = ffi.new("size_t[2]")
     canonical = ffi.new("int *")
-    _check(lib.zck_toc_scan(data, n, max_entries, fields, cap, out, n, top, sizes, sizes + 1, canonical),
-           "scan the TOC")
+    rc = lib.zck_toc_scan(data, n, max_entries, fields, cap, out, n, top, sizes, sizes + 1, canonical)
+    if rc == lib.ZCK_E_CAPACITY:
+        return None
+    _check(rc, "scan the TOC")
     if not canonical[0]:
         return None
     count, out_len = int(sizes[0]), int(sizes[1])
