@@ -292,9 +292,10 @@ def _scanned_entries(scan: TocScan, data: bytes) -> list[TocEntry]:
             append(_canonical_entry(json.loads(data[obj_start:obj_end]), index, times))
             start = e_chunk_type
             continue
-        texts: tuple[str, ...] = (text[start:e_type], text[e_type:e_name], text[e_name:e_link], text[e_link:e_mtime],
-                 text[e_mtime:e_atime], text[e_atime:e_ctime], text[e_ctime:e_digest],
-                 text[e_digest:e_chunk_digest], text[e_chunk_digest:e_chunk_type])
+        texts: tuple[str, ...] = (
+            text[start:e_type], text[e_type:e_name], text[e_name:e_link], text[e_link:e_mtime],
+            text[e_mtime:e_atime], text[e_atime:e_ctime], text[e_ctime:e_digest],
+            text[e_digest:e_chunk_digest], text[e_chunk_digest:e_chunk_type])
         start = e_chunk_type
         if flags & TocScan.NONASCII:
             texts = tuple(t.encode("latin-1").decode("utf-8") for t in texts)
