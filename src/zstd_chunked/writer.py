@@ -419,8 +419,9 @@ class _Converter:
         self.sink = BlobSink(out)
         self.frames = FrameWriter(self.sink, level=level, threads=threads, after_batch=self._drain)
         self.chunker = Chunker()
-        # the TOC and tar-split texts are compressed on a thread of their own
-        self.text_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd-chunked-text")
+        # with more than one thread, the TOC and tar-split texts are compressed on a thread of their own
+        self.text_helper = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd-chunked-text")
+                            if threads > 1 else None)
         self.tarsplit_sink = _CompressedText(level, self.text_helper)
         self.toc = _TocStream(level, self.text_helper)
         self.tarsplit = TarSplitEncoder(self.tarsplit_sink)
@@ -435,7 +436,8 @@ class _Converter:
         self.tarsplit_sink.close()
         self.tarsplit.close()
         self.toc.close()
-        self.text_helper.shutdown(wait=True)
+        if self.text_helper is not None:
+            self.text_helper.shutdown(wait=True)
 
     # -- the main loop --------------------------------------------------------
 
