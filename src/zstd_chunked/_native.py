@@ -184,6 +184,14 @@ class _Closable:
             raise UsageError(f"{self._what} is closed")
         return self._ptr
 
+    def _query(self, getter: Callable[[Any], Any]) -> int:
+        """``int(getter(ptr))`` under the guard against use from two threads."""
+        ptr = self._acquire()
+        try:
+            return int(getter(ptr))
+        finally:
+            self._lock.release()
+
     def close(self) -> None:
         """Free the C context now (idempotent)."""
         with self._lock:
@@ -392,20 +400,12 @@ class TarSplitLines(_TextEncoder):
     @property
     def position(self) -> int:
         """The ``position`` of the next line (lines written so far)."""
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_tarsplit_position(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_tarsplit_position)
 
     @property
     def total(self) -> int:
         """Bytes of lines written so far, taken or not."""
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_tarsplit_total(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_tarsplit_total)
 
 
 class TarSplitScan(_Closable):
@@ -592,11 +592,7 @@ class TocText(_TextEncoder):
 
     def __len__(self) -> int:
         """Entries written so far."""
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_toctext_count(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_toctext_count)
 
 
 def json_quote(data: bytes, *, jsoniter: bool) -> bytes:
@@ -694,20 +690,12 @@ class Chunker(_Closable):
         when no zero run is pending), so a caller may drop those bytes and
         regenerate them once later cuts say what they became.
         """
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_chunker_settled(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_chunker_settled)
 
     @property
     def position(self) -> int:
         """Bytes fed since the last reset."""
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_chunker_position(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_chunker_position)
 
 
 # ---------------------------------------------------------- footer, frames
@@ -892,11 +880,7 @@ class FrameScanner(_Closable):
     @property
     def offset(self) -> int:
         """Offset of the frame being parsed (where the next frame starts between frames)."""
-        ptr = self._acquire()
-        try:
-            return int(lib.zck_framescan_offset(ptr))
-        finally:
-            self._lock.release()
+        return self._query(lib.zck_framescan_offset)
 
 
 def scan_frames(buffer: BufferLike) -> list[FrameInfo]:
