@@ -420,9 +420,7 @@ class TarSplitScan(_Closable):
     _what = "TarSplitScan"
     #: Lines decoded per call at most.
     CAP = 4096
-    FIELDS = lib.ZCK_TSSCAN_FIELDS
-    FILE = lib.ZCK_TSSCAN_FILE
-    SEGMENT = lib.ZCK_TSSCAN_SEGMENT
+    FIELDS = lib.ZCK_TSSCAN_FIELDS  # field 0 is the entry type: format.TARSPLIT_FILE_TYPE or _SEGMENT_TYPE
     #: :meth:`scan` stop reasons.
     END = lib.ZCK_TSSCAN_END
     OTHER = lib.ZCK_TSSCAN_OTHER
