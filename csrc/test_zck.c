@@ -1115,6 +1115,177 @@ static void test_pathset(void)
     zck_pathset_free(NULL);
 }
 
+static void test_pathset_drain(void)
+{
+    zck_pathset *s = zck_pathset_new();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    int added = 0;
+    char name[32];
+    for (int i = 0; i < 3000; i++) {
+        int n = snprintf(name, sizeof name, "d/%d", i);
+        CHECK(zck_pathset_add(s, (const uint8_t *)name, (size_t)n, &added) == ZCK_OK && added == 1);
+    }
+    uint8_t *out = malloc(3000 * ZCK_PATHSET_KEY);
+    CHECK(out != NULL);
+    if (out == NULL) {
+        zck_pathset_free(s);
+        return;
+    }
+    size_t n = 7;
+    /* too little room: refused, nothing moved */
+    CHECK(zck_pathset_drain_sorted(s, out, 2999, &n) == ZCK_E_DST_TOO_SMALL && n == 0);
+    CHECK(zck_pathset_count(s) == 3000);
+    CHECK(zck_pathset_drain_sorted(s, NULL, 1, &n) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_pathset_drain_sorted(s, out, 3000, &n) == ZCK_OK && n == 3000);
+    CHECK(zck_pathset_count(s) == 0);
+    for (size_t i = 1; i < n; i++)
+        CHECK(memcmp(out + (i - 1) * ZCK_PATHSET_KEY, out + i * ZCK_PATHSET_KEY, ZCK_PATHSET_KEY) < 0);
+    /* emptied: the same paths are new again */
+    CHECK(zck_pathset_add(s, (const uint8_t *)"d/7", 3, &added) == ZCK_OK && added == 1);
+    CHECK(zck_pathset_drain_sorted(s, out, 3000, &n) == ZCK_OK && n == 1);
+    CHECK(zck_pathset_drain_sorted(s, out, 0, &n) == ZCK_OK && n == 0);
+    free(out);
+    zck_pathset_free(s);
+}
+
+static int key_order(const void *a, const void *b)
+{
+    return memcmp(a, b, ZCK_PATHSET_KEY);
+}
+
+/* Merge `runs` sorted runs (run r: keys[r], counts[r] keys), feeding in pieces of `piece`
+ * keys; returns what zck_keymerge_next finally returned, dup set on a duplicate. */
+static int merge_runs(const uint8_t *const *keys, const size_t *counts, size_t runs, size_t piece, uint8_t *dup)
+{
+    zck_keymerge *m = zck_keymerge_new(runs);
+    CHECK(m != NULL);
+    if (m == NULL)
+        return ZCK_E_NOMEM;
+    size_t pos[8] = {0};
+    int rc;
+    for (;;) {
+        int want = -1;
+        size_t need = 0;
+        rc = zck_keymerge_next(m, &want, &need, dup);
+        if (rc != ZCK_OK || !want)
+            break;
+        CHECK(need < runs);
+        size_t n = counts[need] - pos[need] < piece ? counts[need] - pos[need] : piece;
+        CHECK(zck_keymerge_feed(m, need, keys[need] + pos[need] * ZCK_PATHSET_KEY, n) == ZCK_OK);
+        pos[need] += n;
+    }
+    zck_keymerge_free(m);
+    return rc;
+}
+
+static void test_keymerge(void)
+{
+    /* three runs made by draining a set, as the writer makes them */
+    enum { RUNS = 3, PER = 500 };
+    uint8_t *run[RUNS];
+    size_t counts[RUNS];
+    zck_pathset *s = zck_pathset_new();
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    char name[32];
+    int added = 0;
+    for (int r = 0; r < RUNS; r++) {
+        run[r] = malloc(PER * ZCK_PATHSET_KEY);
+        CHECK(run[r] != NULL);
+        if (run[r] == NULL)
+            return;
+        for (int i = 0; i < PER; i++) {
+            int n = snprintf(name, sizeof name, "p/%d", r * PER + i);
+            CHECK(zck_pathset_add(s, (const uint8_t *)name, (size_t)n, &added) == ZCK_OK);
+        }
+        CHECK(zck_pathset_drain_sorted(s, run[r], PER, &counts[r]) == ZCK_OK && counts[r] == PER);
+    }
+    const uint8_t *const views[RUNS] = {run[0], run[1], run[2]};
+    uint8_t dup[ZCK_PATHSET_KEY];
+    /* all distinct, whatever the piece size */
+    CHECK(merge_runs(views, counts, RUNS, ZCK_KEYMERGE_FEED, dup) == ZCK_OK);
+    CHECK(merge_runs(views, counts, RUNS, 1, dup) == ZCK_OK);
+    CHECK(merge_runs(views, counts, RUNS, 7, dup) == ZCK_OK);
+    /* one key of run 2 also in run 0 (kept sorted): found, and named */
+    memcpy(run[2] + 100 * ZCK_PATHSET_KEY, run[0] + 321 * ZCK_PATHSET_KEY, ZCK_PATHSET_KEY);
+    qsort(run[2], PER, ZCK_PATHSET_KEY, key_order);
+    memset(dup, 0, sizeof dup);
+    CHECK(merge_runs(views, counts, RUNS, 5, dup) == ZCK_E_TAR_DUPLICATE_PATH);
+    CHECK(memcmp(dup, run[0] + 321 * ZCK_PATHSET_KEY, ZCK_PATHSET_KEY) == 0);
+    /* no runs, empty runs */
+    CHECK(merge_runs(views, counts, 0, 3, dup) == ZCK_OK);
+    size_t zero[RUNS] = {0, 0, 0};
+    CHECK(merge_runs(views, zero, RUNS, 3, dup) == ZCK_OK);
+    /* protocol errors */
+    zck_keymerge *m = zck_keymerge_new(2);
+    CHECK(m != NULL);
+    if (m != NULL) {
+        int want = 0;
+        size_t need = 9;
+        CHECK(zck_keymerge_feed(m, 0, run[0], 1) == ZCK_E_STATE); /* not asked yet */
+        CHECK(zck_keymerge_next(m, &want, &need, dup) == ZCK_OK && want == 1 && need == 0);
+        CHECK(zck_keymerge_next(m, &want, &need, dup) == ZCK_E_STATE); /* not fed */
+        CHECK(zck_keymerge_feed(m, 1, run[0], 1) == ZCK_E_STATE);      /* another run */
+        CHECK(zck_keymerge_feed(m, 0, run[0], ZCK_KEYMERGE_FEED + 1) == ZCK_E_INVALID_ARGUMENT);
+        CHECK(zck_keymerge_feed(m, 0, NULL, 1) == ZCK_E_INVALID_ARGUMENT);
+        CHECK(zck_keymerge_feed(m, 0, run[0], 1) == ZCK_OK);
+        CHECK(zck_keymerge_next(NULL, &want, &need, dup) == ZCK_E_INVALID_ARGUMENT);
+        CHECK(zck_keymerge_sizeof(m) > 2 * ZCK_KEYMERGE_FEED * ZCK_PATHSET_KEY);
+        zck_keymerge_free(m);
+    }
+    zck_keymerge_free(NULL);
+    for (int r = 0; r < RUNS; r++)
+        free(run[r]);
+    zck_pathset_free(s);
+}
+
+static void test_tarsplit_runs(void)
+{
+    zck_tarsplit *t = zck_tarsplit_new();
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    size_t n = 9;
+    CHECK(zck_tarsplit_set_run_keys(NULL, 4) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tarsplit_set_run_keys(t, 4) == ZCK_OK);
+    CHECK(zck_tarsplit_end_run(t) == ZCK_OK); /* nothing recorded: no run */
+    CHECK(zck_tarsplit_run(t, &n) != NULL || n == 0);
+    CHECK(n == 0);
+    char name[16];
+    for (int i = 0; i < 3; i++) {
+        int len = snprintf(name, sizeof name, "f%d", i);
+        CHECK(zck_tarsplit_file(t, (const uint8_t *)name, (size_t)len, 0, NULL) == ZCK_OK);
+    }
+    /* a duplicate within the set is still refused at once */
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"./f1", 4, 0, NULL) == ZCK_E_TAR_DUPLICATE_PATH);
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"f3", 2, 0, NULL) == ZCK_OK);
+    zck_tarsplit_run(t, &n);
+    CHECK(n == 0); /* drained by the next file call, not before */
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"f4", 2, 0, NULL) == ZCK_OK);
+    const uint8_t *run = zck_tarsplit_run(t, &n);
+    CHECK(n == 4 && run != NULL);
+    /* f0..f3 are now in the run: the set takes f1 again (the merge finds it) */
+    CHECK(zck_tarsplit_file(t, (const uint8_t *)"f1", 2, 0, NULL) == ZCK_OK);
+    CHECK(zck_tarsplit_position(t) == 6);
+    /* a run is waiting: no second one */
+    CHECK(zck_tarsplit_end_run(t) == ZCK_E_STATE);
+    for (int i = 5; i < 12; i++) {
+        int len = snprintf(name, sizeof name, "f%d", i);
+        CHECK(zck_tarsplit_file(t, (const uint8_t *)name, (size_t)len, 0, NULL) == ZCK_OK);
+    }
+    zck_tarsplit_run(t, &n);
+    CHECK(n == 4); /* the set grew past 4 while the run waited */
+    zck_tarsplit_run_clear(t);
+    CHECK(zck_tarsplit_end_run(t) == ZCK_OK);
+    zck_tarsplit_run(t, &n);
+    CHECK(n == 9); /* f4, f1, f5 .. f11 */
+    CHECK(zck_tarsplit_sizeof(t) >= 9u * ZCK_PATHSET_KEY);
+    zck_tarsplit_free(t);
+}
+
 /* Whole text of the lines not yet taken equals `want`. */
 static int lines_equal(const zck_tarsplit *t, const char *want)
 {
@@ -1386,6 +1557,9 @@ int main(void)
     test_cstream();
     test_decompress();
     test_pathset();
+    test_pathset_drain();
+    test_keymerge();
+    test_tarsplit_runs();
     test_tarsplit();
     test_tarsplit_scan();
     test_toc_scan();

@@ -141,6 +141,41 @@ int zck_pathset_add(zck_pathset *s, const uint8_t *p, size_t n, int *added);
 size_t zck_pathset_count(const zck_pathset *s);
 /* Bytes the set holds (for ffi.gc's size hint). */
 size_t zck_pathset_sizeof(const zck_pathset *s);
+/* Bytes of one stored key (a SHA-256 prefix). */
+#define ZCK_PATHSET_KEY 16
+/* Move the keys of the set, in ascending byte order, to out (room for cap
+ * keys of ZCK_PATHSET_KEY bytes), set *n to their count and empty the set
+ * (its table keeps its size).  Errors: ZCK_E_INVALID_ARGUMENT,
+ * ZCK_E_DST_TOO_SMALL (cap below the count; the set is left as it was). */
+int zck_pathset_drain_sorted(zck_pathset *s, uint8_t *out, size_t cap, size_t *n);
+
+/* Duplicate keys across sorted runs, found with a bounded amount of memory.
+ * The runs (each in ascending order, as zck_pathset_drain_sorted writes them)
+ * are kept by the caller, who feeds each one in pieces when asked:
+ *
+ *     m = zck_keymerge_new(runs);
+ *     loop: zck_keymerge_next(m, &want, &need, dup)
+ *         ZCK_OK, want == 0: no key occurs twice;
+ *         ZCK_OK, want == 1: give run `need` its next keys (none when it has
+ *             no more) with zck_keymerge_feed(m, need, keys, n),
+ *             n <= ZCK_KEYMERGE_FEED;
+ *         ZCK_E_TAR_DUPLICATE_PATH: dup (ZCK_PATHSET_KEY bytes) holds a key
+ *             met twice.
+ *
+ * Memory: ZCK_KEYMERGE_FEED keys per run. */
+#define ZCK_KEYMERGE_FEED 256
+typedef struct zck_keymerge zck_keymerge;
+
+/* NULL when out of memory or when runs is too large to size. */
+zck_keymerge *zck_keymerge_new(size_t runs);
+void zck_keymerge_free(zck_keymerge *m);
+size_t zck_keymerge_sizeof(const zck_keymerge *m);
+/* Errors: ZCK_E_INVALID_ARGUMENT (NULL arguments), ZCK_E_STATE (a run was
+ * asked for and not fed). */
+int zck_keymerge_next(zck_keymerge *m, int *want, size_t *need, uint8_t *dup);
+/* Errors: ZCK_E_INVALID_ARGUMENT (NULL keys with n > 0, n above
+ * ZCK_KEYMERGE_FEED), ZCK_E_STATE (run is not the one asked for). */
+int zck_keymerge_feed(zck_keymerge *m, size_t run, const uint8_t *keys, size_t n);
 
 /* ------------------------------------------------- JSON text and tar-split */
 
@@ -166,7 +201,8 @@ int zck_clean_path(const uint8_t *p, size_t n, uint8_t *dst, size_t cap, size_t 
 /* The tar-split lines the reference writer produces (storage.NewJSONPacker),
  * one call per entry, collected in a buffer the caller takes from.  Keeps
  * the cleaned path of every file entry (in a zck_pathset) to refuse
- * duplicates as the packer does.  A failed call changes nothing. */
+ * duplicates as the packer does.  A failed call writes no line and records
+ * no path. */
 typedef struct zck_tarsplit zck_tarsplit;
 
 zck_tarsplit *zck_tarsplit_new(void);
@@ -188,6 +224,21 @@ void zck_tarsplit_clear(zck_tarsplit *t);
 /* Entries written so far (the next line's "position"); bytes written so far. */
 uint64_t zck_tarsplit_position(const zck_tarsplit *t);
 uint64_t zck_tarsplit_total(const zck_tarsplit *t);
+/* Bounded memory for the duplicate check: after zck_tarsplit_set_run_keys(t, k)
+ * with k > 0, a file call that finds k paths recorded and no run waiting
+ * first moves their keys, sorted, into a run (zck_pathset_drain_sorted), which
+ * the caller takes with zck_tarsplit_run and zck_tarsplit_run_clear.  The
+ * calls then only catch a duplicate within one run; the caller finds those
+ * between runs (zck_keymerge).  k == 0 (the default): one set, never drained.
+ * Errors: ZCK_E_INVALID_ARGUMENT. */
+int zck_tarsplit_set_run_keys(zck_tarsplit *t, size_t k);
+/* Move the recorded keys into the run now (nothing when there are none).
+ * Errors: ZCK_E_INVALID_ARGUMENT, ZCK_E_STATE (a run is waiting), ZCK_E_NOMEM. */
+int zck_tarsplit_end_run(zck_tarsplit *t);
+/* The waiting run: *n keys of ZCK_PATHSET_KEY bytes at the pointer returned
+ * (*n == 0 when none; valid until the next call on t). */
+const uint8_t *zck_tarsplit_run(const zck_tarsplit *t, size_t *n);
+void zck_tarsplit_run_clear(zck_tarsplit *t);
 
 /* The reader's fast path for tar-split lines (zck_tarsplit_scan.c): decodes
  * lines of exactly the shapes zck_tarsplit writes (names in printable ASCII

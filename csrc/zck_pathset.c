@@ -10,7 +10,7 @@
  * The table doubles when it would pass 3/4 full. */
 #include "zck_internal.h"
 
-#define PATHSET_KEY 16u
+#define PATHSET_KEY ((size_t)ZCK_PATHSET_KEY)
 #define PATHSET_MIN_SLOTS 1024u
 
 struct zck_pathset {
@@ -128,5 +128,28 @@ int zck_pathset_add(zck_pathset *s, const uint8_t *p, size_t n, int *added)
     s->used[i] = 1;
     s->count++;
     *added = 1;
+    return ZCK_OK;
+}
+
+static int pathset_key_order(const void *a, const void *b)
+{
+    return memcmp(a, b, PATHSET_KEY);
+}
+
+int zck_pathset_drain_sorted(zck_pathset *s, uint8_t *out, size_t cap, size_t *n)
+{
+    ZCK_RETURN_IF(s == NULL || n == NULL || (out == NULL && cap != 0), ZCK_E_INVALID_ARGUMENT);
+    *n = 0;
+    ZCK_RETURN_IF(cap < s->count, ZCK_E_DST_TOO_SMALL);
+    size_t k = 0;
+    for (size_t i = 0; i < s->slots && k < s->count; i++) {
+        if (s->used[i])
+            memcpy(out + (k++) * PATHSET_KEY, s->keys + i * PATHSET_KEY, PATHSET_KEY);
+    }
+    if (k > 1)
+        qsort(out, k, PATHSET_KEY, pathset_key_order);
+    memset(s->used, 0, s->slots);
+    s->count = 0;
+    *n = k;
     return ZCK_OK;
 }

@@ -25,6 +25,10 @@ struct zck_tarsplit {
     zck_textbuf out;   /* lines not yet taken */
     uint8_t *scratch;  /* the cleaned path of the current file entry */
     size_t scratch_cap;
+    size_t run_keys;   /* 0, or drain `seen` into `run` once it holds this many */
+    uint8_t *run;      /* sorted keys drained from `seen`, not yet taken */
+    size_t run_n;      /* keys in `run` (0: no run waiting) */
+    size_t run_cap;    /* keys `run` has room for */
 };
 
 zck_tarsplit *zck_tarsplit_new(void)
@@ -47,12 +51,15 @@ void zck_tarsplit_free(zck_tarsplit *t)
     zck_pathset_free(t->seen);
     zck_textbuf_free(&t->out);
     free(t->scratch);
+    free(t->run);
     free(t);
 }
 
 size_t zck_tarsplit_sizeof(const zck_tarsplit *t)
 {
-    return t == NULL ? 0 : sizeof *t + t->out.cap + t->scratch_cap + zck_pathset_sizeof(t->seen);
+    return t == NULL ? 0
+                     : sizeof *t + t->out.cap + t->scratch_cap + t->run_cap * ZCK_PATHSET_KEY +
+                           zck_pathset_sizeof(t->seen);
 }
 
 const uint8_t *zck_tarsplit_lines(const zck_tarsplit *t, size_t *n)
@@ -191,6 +198,8 @@ int zck_tarsplit_file(zck_tarsplit *t, const uint8_t *name, size_t n, int64_t si
         t->scratch_cap = n + 1;
     }
     ZCK_FORWARD(zck_textbuf_reserve(&t->out, name_text + FILE_LINE_FIXED + 2 * ZCK_MAX_DIGITS + 12));
+    if (t->run_keys > 0 && t->run_n == 0 && zck_pathset_count(t->seen) >= t->run_keys)
+        ZCK_FORWARD(zck_tarsplit_end_run(t));
     size_t key_len = clean_path(t->scratch, name, n);
     int added = 0;
     ZCK_FORWARD(zck_pathset_add(t->seen, t->scratch, key_len, &added));
@@ -217,4 +226,41 @@ int zck_tarsplit_file(zck_tarsplit *t, const uint8_t *name, size_t n, int64_t si
     }
     end_line(t, d, o);
     return ZCK_OK;
+}
+
+int zck_tarsplit_set_run_keys(zck_tarsplit *t, size_t k)
+{
+    ZCK_RETURN_IF(t == NULL, ZCK_E_INVALID_ARGUMENT);
+    t->run_keys = k;
+    return ZCK_OK;
+}
+
+int zck_tarsplit_end_run(zck_tarsplit *t)
+{
+    ZCK_RETURN_IF(t == NULL, ZCK_E_INVALID_ARGUMENT);
+    ZCK_RETURN_IF(t->run_n != 0, ZCK_E_STATE);
+    size_t count = zck_pathset_count(t->seen);
+    if (count == 0)
+        return ZCK_OK;
+    if (t->run_cap < count) {
+        ZCK_RETURN_IF(count > SIZE_MAX / ZCK_PATHSET_KEY, ZCK_E_OVERFLOW);
+        uint8_t *grown = realloc(t->run, count * ZCK_PATHSET_KEY);
+        ZCK_RETURN_IF(grown == NULL, ZCK_E_NOMEM);
+        t->run = grown;
+        t->run_cap = count;
+    }
+    return zck_pathset_drain_sorted(t->seen, t->run, t->run_cap, &t->run_n);
+}
+
+const uint8_t *zck_tarsplit_run(const zck_tarsplit *t, size_t *n)
+{
+    if (n != NULL)
+        *n = t == NULL ? 0 : t->run_n;
+    return t == NULL ? NULL : t->run;
+}
+
+void zck_tarsplit_run_clear(zck_tarsplit *t)
+{
+    if (t != NULL)
+        t->run_n = 0;
 }
