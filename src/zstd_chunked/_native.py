@@ -1346,33 +1346,49 @@ class FrameStreamCompressor(_Closable):
         self._consumed = ffi.new("size_t *")
         self._done = ffi.new("int *")
 
-    def _run(self, data: BufferLike, end: int) -> bytes:
+    def _run(self, data: BufferLike, end: int, write: Callable[[memoryview], object]) -> None:
         ptr = self._acquire()
         try:
             src = _in(data)
             total = len(src)
             out, w_p, c_p, d_p = self._out, self._written, self._consumed, self._done
-            parts: list[bytes] = []
             off = 0
             while True:
                 rc = lib.zck_cstream_compress(ptr, src + off, total - off, end, out, self._out_size, w_p, c_p, d_p)
                 _check(rc, "compress a frame")
                 written = int(w_p[0])
                 if written:
-                    parts.append(bytes(ffi.buffer(out, written)))
+                    write(memoryview(ffi.buffer(out, written)))
                 off += int(c_p[0])
                 if off >= total and (not end or d_p[0]):
-                    return b"".join(parts)
+                    return
         finally:
             self._lock.release()
 
     def compress(self, data: BufferLike) -> bytes:
         """Add ``data`` to the current frame; return whatever compressed bytes are ready."""
-        return self._run(data, 0)
+        parts: list[bytes] = []
+        self._run(data, 0, lambda piece: parts.append(bytes(piece)))
+        return b"".join(parts)
 
     def end(self) -> bytes:
         """Finish the current frame; return its remaining bytes."""
-        return self._run(b"", 1)
+        parts: list[bytes] = []
+        self._run(b"", 1, lambda piece: parts.append(bytes(piece)))
+        return b"".join(parts)
+
+    def compress_to(self, data: BufferLike, write: Callable[[memoryview], object]) -> None:
+        """As :meth:`compress`, but pass each piece of output to ``write`` as it is made.
+
+        The pieces are views of the compressor's own output buffer, valid only
+        during the call: ``write`` must copy what it keeps.  No bytes object
+        is made, so a long stream allocates nothing per call.
+        """
+        self._run(data, 0, write)
+
+    def end_to(self, write: Callable[[memoryview], object]) -> None:
+        """As :meth:`end`, passing the output to ``write`` (see :meth:`compress_to`)."""
+        self._run(b"", 1, write)
 
 
 # ------------------------------------------------------------ decompression

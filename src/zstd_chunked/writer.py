@@ -256,7 +256,7 @@ class _Spool:
         self._file: Optional[IO[bytes]] = None
         self._memory_only = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Union[bytes, memoryview]) -> None:
         if self._file is not None:
             self._file.write(data)
             return
@@ -298,8 +298,10 @@ class _CompressedText:
     the caller's thread goes on; at most :data:`MAX_QUEUED` blocks wait.
     """
 
-    FLUSH = 1 << 20
-    MAX_QUEUED = 4
+    #: Text is compressed in blocks of about this size; at most MAX_QUEUED wait for the helper
+    #: (so at most about 3 x FLUSH of text is held per stream).
+    FLUSH = 1 << 18
+    MAX_QUEUED = 2
 
     def __init__(self, level: int, helper: Optional[ThreadPoolExecutor] = None) -> None:
         self._cs = FrameStreamCompressor(level)
@@ -319,14 +321,14 @@ class _CompressedText:
         if self._buffered >= self.FLUSH:
             self._flush()
 
-    def _keep(self, data: bytes) -> None:
-        if data:
-            self._sha.update(data)
-            self._spool.write(data)
-            self.compressed_size += len(data)
+    def _keep(self, data: memoryview) -> None:
+        # a view of the compressor's output buffer: copied by the spool, not kept
+        self._sha.update(data)
+        self._spool.write(data)
+        self.compressed_size += len(data)
 
     def _compress(self, block: bytes) -> None:
-        self._keep(self._cs.compress(block))
+        self._cs.compress_to(block, self._keep)
 
     def _flush(self) -> None:
         if self._parts:
@@ -349,7 +351,7 @@ class _CompressedText:
         """End the frame; return the ``sha256:`` digest of its compressed bytes."""
         self._flush()
         self._settle()
-        self._keep(self._cs.end())
+        self._cs.end_to(self._keep)
         return "sha256:" + self._sha.hexdigest()
 
     def copy_to(self, write: Callable[[Union[bytes, bytearray]], None]) -> None:

@@ -202,6 +202,26 @@ def test_stream_independent_of_split() -> None:
     assert ref[4] & 0x04
 
 
+def test_stream_to_a_writer_gives_the_same_bytes() -> None:
+    """compress_to/end_to pass views of one reused buffer: the writer must copy, and gets every byte."""
+    data = b"".join(mixed_frames(5, 8)) * 3
+    ref = stream(data, [65536])
+    views: list[memoryview] = []
+    copies: list[bytes] = []
+
+    def write(piece: memoryview) -> None:
+        views.append(piece)
+        copies.append(bytes(piece))
+
+    with FrameStreamCompressor(3) as cs:
+        for pos in range(0, len(data), 65536):
+            cs.compress_to(data[pos:pos + 65536], write)
+        cs.end_to(write)
+    assert b"".join(copies) == ref
+    assert all(isinstance(v, memoryview) and len(v) > 0 for v in views)
+    assert len(copies) >= 2  # output larger than the compressor's buffer comes in several pieces
+
+
 def test_stream_several_frames_and_empty() -> None:
     with FrameStreamCompressor(1) as cs:
         a = cs.compress(b"abc" * 1000) + cs.end()
