@@ -10,7 +10,7 @@ import blobcraft as bc
 import pytest
 
 import zstd_chunked
-from zstd_chunked import writer
+from zstd_chunked import _spool, writer
 
 
 def _payload() -> bytes:
@@ -108,8 +108,8 @@ def test_toc_and_tarsplit_spooled_to_a_file_give_the_same_blob(monkeypatch: pyte
     """Past SPOOL_BYTES the compressed TOC and tar-split wait in a temporary file: same bytes out."""
     tar = bc.make_tar([("dir", "d")] + [("file", f"d/{i:05d}", b"%d" % i) for i in range(3000)])
     in_memory = _convert(tar, threads=2)
-    monkeypatch.setattr(writer, "SPOOL_BYTES", 100)
-    monkeypatch.setattr(writer, "SPOOL_PIECE", 333)
+    monkeypatch.setattr(_spool, "SPOOL_BYTES", 100)
+    monkeypatch.setattr(_spool, "SPOOL_PIECE", 333)
     spooled = _convert(tar, threads=2)
     assert spooled == in_memory
     blob, ann = spooled
@@ -130,7 +130,7 @@ def test_without_a_temporary_directory_the_toc_stays_in_memory(monkeypatch: pyte
         calls.append(1)
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(writer, "SPOOL_BYTES", 100)
+    monkeypatch.setattr(_spool, "SPOOL_BYTES", 100)
     monkeypatch.setattr(tempfile, "TemporaryFile", no_tempfile)
     assert _convert(tar, threads=1) == expected
     assert len(calls) == 2  # tried once each for the TOC and the tar-split, then not again

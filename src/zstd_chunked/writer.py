@@ -21,7 +21,6 @@ import hashlib
 import os
 import queue
 import sys
-import tempfile
 import threading
 import weakref
 from collections import deque
@@ -41,6 +40,7 @@ from ._native import (
     crc64,
     skippable_header,
 )
+from ._spool import Spool
 from .annotations import Position, format_annotations
 from .errors import UnsupportedTarError, UsageError, ZstdChunkedError
 from .outputs import Output
@@ -60,11 +60,6 @@ TAR_READ_SIZE = 1 << 20
 #: Payloads up to this size are chunked, hashed and compressed whole on a worker thread;
 #: larger ones are chunked while they stream through (bounded memory).
 MAX_FILE_JOB = 8 << 20
-#: The compressed TOC and tar-split are kept in memory up to this size each, then in a
-#: temporary file, so memory does not grow with the number of entries.
-SPOOL_BYTES = 1 << 20
-SPOOL_PIECE = 1 << 20
-
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -244,51 +239,6 @@ class _Pending:
             toc.append(entry)
 
 
-class _Spool:
-    """Bytes kept for the end of the conversion: in memory up to :data:`SPOOL_BYTES`, then
-    in an anonymous temporary file (no name, gone with the process whatever happens), so
-    the writer's memory does not grow with the number of entries.  Where no temporary
-    file can be made (a read-only file system), they stay in memory.
-    """
-
-    def __init__(self) -> None:
-        self._memory = bytearray()
-        self._file: Optional[IO[bytes]] = None
-        self._memory_only = False
-
-    def write(self, data: Union[bytes, memoryview]) -> None:
-        if self._file is not None:
-            self._file.write(data)
-            return
-        self._memory += data
-        if len(self._memory) > SPOOL_BYTES and not self._memory_only:
-            try:
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-            except OSError:
-                self._memory_only = True  # no usable temporary directory: memory it is
-                return
-            self._file.write(self._memory)
-            self._memory = bytearray()
-
-    def copy_to(self, write: Callable[[Union[bytes, bytearray]], None]) -> None:
-        if self._file is None:
-            if self._memory:
-                write(self._memory)
-            return
-        self._file.seek(0)
-        while True:
-            piece = self._file.read(SPOOL_PIECE)
-            if not piece:
-                return
-            write(piece)
-
-    def close(self) -> None:
-        self._memory = bytearray()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
 class _CompressedText:
     """Text compressed into one zstd frame as it is produced.
 
@@ -307,7 +257,7 @@ class _CompressedText:
         self._cs = FrameStreamCompressor(level)
         self._parts: list[bytes] = []
         self._buffered = 0
-        self._spool = _Spool()
+        self._spool = Spool()
         self._sha = hashlib.sha256()
         self._helper = helper
         self._queued: deque[Future[None]] = deque()
