@@ -21,6 +21,8 @@ from typing import Any
 
 import blobcraft as bc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import zstd_chunked
 from zstd_chunked.errors import TarError, UnsupportedTarError, UsageError, ZstdChunkedError
@@ -158,6 +160,42 @@ def test_duplicate_paths_are_refused(tmp_path: Path, released: None) -> None:
     with pytest.raises(UnsupportedTarError):
         zstd_chunked.convert(io.BytesIO(tar), tmp_path / "l.zst", threads=2)
     _no_output(tmp_path)
+
+
+def test_a_duplicate_far_apart_is_refused_and_named(tmp_path: Path, released: None) -> None:
+    """The second entry comes after more paths than the duplicate check keeps in memory."""
+    from zstd_chunked.tarsplit import TarSplitEncoder
+
+    entries: list[tuple[str, ...]] = [("dir", "d")]
+    entries += [("file", f"d/f{i:05d}", b"x") for i in range(TarSplitEncoder.RUN_KEYS + 100)]
+    entries.append(("symlink", "./d//f00003", "elsewhere"))
+    with pytest.raises(UnsupportedTarError, match=r"duplicate path '\./d//f00003'.*cleaned: 'd/f00003', 2 entries"):
+        zstd_chunked.convert(io.BytesIO(bc.make_tar(entries)), tmp_path / "l.zst", threads=2)
+    _no_output(tmp_path)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.sampled_from(["a", "./a", "a/", "b", "b/c", "b//c", "./b/./c", "d", "e", "f"]),
+                      min_size=1, max_size=12),
+       run_keys=st.integers(1, 4))
+def test_duplicates_are_refused_whatever_the_runs(tmp_path_factory: pytest.TempPathFactory,
+                                                  monkeypatch: pytest.MonkeyPatch, names: list[str],
+                                                  run_keys: int) -> None:
+    """With tiny runs, duplicates fall within one run or across runs: refused either way, and only they."""
+    from zstd_chunked.tarsplit import TarSplitEncoder
+    from zstd_chunked.tarstream import go_clean_path
+
+    monkeypatch.setattr(TarSplitEncoder, "RUN_KEYS", run_keys)
+    out = tmp_path_factory.mktemp("dup") / "l.zst"
+    cleaned = [go_clean_path(n) for n in names]
+    tar = bc.make_tar([("file", n, b"%d" % i) for i, n in enumerate(names)])
+    if len(set(cleaned)) == len(cleaned):
+        zstd_chunked.convert(io.BytesIO(tar), out, threads=1)
+        assert out.exists()
+    else:
+        with pytest.raises(UnsupportedTarError, match="duplicate path"):
+            zstd_chunked.convert(io.BytesIO(tar), out, threads=1)
+        assert not out.exists()
 
 
 class _FailingReader(io.RawIOBase):

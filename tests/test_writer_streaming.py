@@ -133,4 +133,4 @@ def test_without_a_temporary_directory_the_toc_stays_in_memory(monkeypatch: pyte
     monkeypatch.setattr(_spool, "SPOOL_BYTES", 100)
     monkeypatch.setattr(tempfile, "TemporaryFile", no_tempfile)
     assert _convert(tar, threads=1) == expected
-    assert len(calls) == 2  # tried once each for the TOC and the tar-split, then not again
+    assert len(calls) == 3  # tried once each for the TOC, the tar-split and the path keys, then not again

@@ -26,6 +26,7 @@ be used from two threads at once; doing so raises :class:`UsageError`.
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import struct
 import threading
@@ -71,7 +72,10 @@ __all__ = [
     "TarSplitScan",
     "TocScan",
     "TocText",
+    "PATH_KEY_SIZE",
     "clean_path",
+    "find_duplicate_key",
+    "path_key",
     "json_quote",
     "utf8_valid",
     "parse_footer",
@@ -388,6 +392,44 @@ class TarSplitLines(_TextEncoder):
         """The lines written since the last call (whole lines, each ending in a newline)."""
         return self._take(lib.zck_tarsplit_lines, lib.zck_tarsplit_clear)
 
+    def set_run_keys(self, keys: int) -> None:
+        """Keep at most about ``keys`` paths for the duplicate check (0: all of them, the default).
+
+        Once that many are recorded, the next :meth:`file` moves their keys,
+        sorted, into a run for :meth:`take_run`; :meth:`file` then refuses a
+        duplicate only within a run, and :func:`find_duplicate_key` finds those
+        between runs.
+        """
+        if keys < 0:
+            raise ValueError("keys must be >= 0")
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_tarsplit_set_run_keys(ptr, keys), "set the run size")
+        finally:
+            self._lock.release()
+
+    def end_run(self) -> None:
+        """Move the paths recorded so far into a run now (call :meth:`take_run` first)."""
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_tarsplit_end_run(ptr), "end a run of path keys")
+        finally:
+            self._lock.release()
+
+    def take_run(self) -> bytes:
+        """The waiting run (sorted keys of ``PATH_KEY_SIZE`` bytes), or b"" when there is none."""
+        ptr = self._acquire()
+        try:
+            data = lib.zck_tarsplit_run(ptr, self._n)
+            n = int(self._n[0])
+            if not n:
+                return b""
+            taken: bytes = ffi.buffer(data, n * PATH_KEY_SIZE)[:]
+            lib.zck_tarsplit_run_clear(ptr)
+            return taken
+        finally:
+            self._lock.release()
+
     def pending(self) -> int:
         """Bytes written and not yet taken."""
         ptr = self._acquire()
@@ -608,6 +650,47 @@ def json_quote(data: bytes, *, jsoniter: bool) -> bytes:
 def utf8_valid(data: bytes) -> bool:
     """Whether Go's ``utf8.Valid`` holds for ``data``."""
     return bool(lib.zck_utf8_valid(data, len(data)))
+
+
+#: Bytes of one key of the duplicate-path check (a SHA-256 prefix of the cleaned path).
+PATH_KEY_SIZE = int(lib.ZCK_PATHSET_KEY)
+
+
+def path_key(name: bytes) -> bytes:
+    """The duplicate-path key of a tar entry name, as :class:`TarSplitLines` records it."""
+    return hashlib.sha256(clean_path(name)).digest()[:PATH_KEY_SIZE]
+
+
+def find_duplicate_key(run_keys: Sequence[int], read: Callable[[int, int, int], bytes]) -> bytes | None:
+    """A key found in two of the sorted runs (or twice in one), or None (``csrc/zck_keymerge.c``).
+
+    ``run_keys[r]`` is the number of keys in run ``r``; ``read(r, first, count)``
+    returns ``count`` keys of run ``r`` from key ``first`` on.  Runs are read in
+    pieces of ``ZCK_KEYMERGE_FEED`` (256) keys, so memory does not grow with their length.
+    """
+    n_runs = len(run_keys)
+    raw = lib.zck_keymerge_new(n_runs)
+    merge = _new_context(raw, lib.zck_keymerge_free, int(lib.zck_keymerge_sizeof(raw)), "a key merge")
+    try:
+        want, need, dup = ffi.new("int *"), ffi.new("size_t *"), ffi.new("uint8_t[]", PATH_KEY_SIZE)
+        done = [0] * n_runs
+        piece = int(lib.ZCK_KEYMERGE_FEED)
+        while True:
+            rc = lib.zck_keymerge_next(merge, want, need, dup)
+            if rc == lib.ZCK_E_TAR_DUPLICATE_PATH:
+                return bytes(ffi.buffer(dup, PATH_KEY_SIZE))
+            _check(rc, "merge runs of path keys")
+            if not want[0]:
+                return None
+            r = int(need[0])
+            count = min(piece, run_keys[r] - done[r])
+            keys = read(r, done[r], count) if count > 0 else b""
+            if len(keys) != count * PATH_KEY_SIZE:
+                raise NativeError(f"run {r} gave {len(keys)} bytes for {count} keys", lib.ZCK_E_INVALID_ARGUMENT)
+            done[r] += count
+            _check(lib.zck_keymerge_feed(merge, r, keys, count), "merge runs of path keys")
+    finally:
+        ffi.release(merge)
 
 
 def clean_path(data: bytes) -> bytes:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from . import format as fmt
-from ._native import TarSplitLines, TarSplitScan
+from ._native import PATH_KEY_SIZE, TarSplitLines, TarSplitScan, clean_path, find_duplicate_key, path_key
+from ._spool import Spool
 from .errors import FormatError, LimitExceededError
 from .gojson import go_string_bytes
 from .tarstream import SupportsRead, go_clean_path
@@ -61,19 +62,34 @@ class TarSplitEncoder:
     at a time, and at :meth:`flush`.  Call :meth:`flush` when the stream is
     complete; :meth:`close` (or leaving the ``with`` block) frees the encoder
     without flushing.
+
+    The duplicate-path check keeps a 16-byte key per path.  With
+    ``bounded_memory``, at most :data:`RUN_KEYS` of them stay in memory: the
+    others wait in sorted runs in a :class:`Spool` (a temporary file), and a
+    duplicate that spans two runs is found by :meth:`duplicate_key` at the end,
+    instead of by :meth:`add_file` at once.
     """
 
     #: Lines are passed to the sink once this many bytes are waiting.
     FLUSH_BYTES = 64 << 10
+    #: With ``bounded_memory``: path keys kept in memory before a run is spilled.
+    RUN_KEYS = 4096
 
-    def __init__(self, sink: Callable[[bytes], object]) -> None:
+    def __init__(self, sink: Callable[[bytes], object], *, bounded_memory: bool = False) -> None:
         self._sink = sink
         self._lines = TarSplitLines()
         self._waiting = 0
+        self._runs: Optional[Spool] = None
+        self._run_keys: list[int] = []
+        if bounded_memory:
+            self._lines.set_run_keys(self.RUN_KEYS)
+            self._runs = Spool()
 
     def close(self) -> None:
         """Free the encoder (and its duplicate-path set) now; lines not flushed are dropped."""
         self._lines.close()
+        if self._runs is not None:
+            self._runs.close()
 
     def __enter__(self) -> TarSplitEncoder:
         return self
@@ -97,6 +113,37 @@ class TarSplitEncoder:
         self._waiting = 0
         if text:
             self._sink(text)
+        self._spill_run()
+
+    def _spill_run(self) -> None:
+        if self._runs is not None:
+            run = self._lines.take_run()
+            if run:
+                self._runs.write(run)
+                self._run_keys.append(len(run) // PATH_KEY_SIZE)
+
+    def duplicate_key(self) -> Optional[bytes]:
+        """After the last entry: the key of a path recorded twice across runs, or None.
+
+        Only needed with ``bounded_memory`` (without it, :meth:`add_file`
+        refuses every duplicate at once and this returns None).  Reads the
+        runs back 256 keys (4 KiB) per run at a time.  Compare the key with
+        :func:`zstd_chunked._native.path_key` of the names to find the path.
+        """
+        runs = self._runs
+        if runs is None:
+            return None
+        self._spill_run()
+        self._lines.end_run()
+        self._spill_run()
+        starts = [0]
+        for n in self._run_keys:
+            starts.append(starts[-1] + n * PATH_KEY_SIZE)
+
+        def read(run: int, first: int, count: int) -> bytes:
+            return runs.read_at(starts[run] + first * PATH_KEY_SIZE, count * PATH_KEY_SIZE)
+
+        return find_duplicate_key(self._run_keys, read)
 
     def add_segment(self, data: Union[bytes, memoryview]) -> None:
         """Record raw tar bytes; an empty segment is skipped, as the reference does."""
@@ -123,6 +170,36 @@ class TarSplitEncoder:
         self._waiting += len(raw) + 64
         if self._waiting >= self.FLUSH_BYTES:
             self.flush()
+
+
+class NamesWithKey:
+    """The names of the file entries whose duplicate-path key is ``key``, from tar-split
+    text fed in pieces (an error message's detail: :meth:`TarSplitEncoder.duplicate_key`
+    gives only the key)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._rest = b""
+        #: Names found so far (``surrogateescape`` text), in tar order.
+        self.names: list[str] = []
+        #: The cleaned path of the first one (``surrogateescape`` text).
+        self.cleaned = ""
+
+    def feed(self, data: bytes) -> None:
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        for line in lines:
+            if line.strip():
+                self._line(json.loads(line))
+
+    def _line(self, obj: Any) -> None:
+        if not isinstance(obj, dict) or obj.get("type") != FILE_TYPE:
+            return
+        raw = base64.b64decode(obj["name_raw"]) if obj.get("name_raw") else str(obj.get("name") or "").encode()
+        if path_key(raw) == self._key:
+            self.names.append(raw.decode("utf-8", "surrogateescape"))
+            if len(self.names) == 1:
+                self.cleaned = clean_path(raw).decode("utf-8", "surrogateescape")
 
 
 @dataclass

@@ -28,6 +28,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Callable, Optional, Union
 
+import zstandard
+
 from . import format as fmt
 from ._frames import MAX_ONESHOT_FRAME, BlobSink, FrameWriter, OpenFrame, zeros_view
 from ._hashing import BackgroundSha256
@@ -44,7 +46,7 @@ from ._spool import Spool
 from .annotations import Position, format_annotations
 from .errors import UnsupportedTarError, UsageError, ZstdChunkedError
 from .outputs import Output
-from .tarsplit import TarSplitEncoder
+from .tarsplit import NamesWithKey, TarSplitEncoder
 from .tarstream import TarReader
 from .toc import TocEntry, entry_from_header, toc_json_prefix, toc_json_suffix
 
@@ -376,7 +378,7 @@ class _Converter:
                             if threads > 1 else None)
         self.tarsplit_sink = _CompressedText(level, self.text_helper)
         self.toc = _TocStream(level, self.text_helper)
-        self.tarsplit = TarSplitEncoder(self.tarsplit_sink)
+        self.tarsplit = TarSplitEncoder(self.tarsplit_sink, bounded_memory=True)
         self.header = OpenFrame(self.frames)
         self.pending: deque[_Pending] = deque()
         self.entry_count = 0
@@ -486,6 +488,9 @@ class _Converter:
     def _finish(self, diff_id: str, tar_size: int) -> LayerInfo:
         tarsplit_text, toc_text = self.tarsplit_sink, self.toc.text
         self.tarsplit.flush()
+        duplicate = self.tarsplit.duplicate_key()
+        if duplicate is not None:
+            raise UnsupportedTarError(self._duplicate_message(duplicate))
         tarsplit_digest = tarsplit_text.finish()
         toc_digest = self.toc.finish(tarsplit_digest)
         sink = self.sink
@@ -514,6 +519,17 @@ class _Converter:
             frames=self.frames.frames_written,
             tar_size=tar_size,
         )
+
+    def _duplicate_message(self, key: bytes) -> str:
+        """Name the entries behind a duplicate path key (read back from the tar-split written)."""
+        finder = NamesWithKey(key)
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self.tarsplit_sink.finish()
+        self.tarsplit_sink.copy_to(lambda data: finder.feed(decompressor.decompress(bytes(data))))
+        finder.feed(b"\n")
+        names = finder.names or ["?"]
+        return (f"duplicate path {names[-1]!r} in the tar (cleaned: {finder.cleaned!r}, {len(names)} entries); "
+                "tar-split, and so zstd:chunked, cannot represent two entries for one path")
 
 
 class _StreamDigests:

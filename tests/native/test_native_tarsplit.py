@@ -195,3 +195,84 @@ def test_scan_stops_when_its_line_array_is_full() -> None:
         _fields, _data, lines, end, stop = scan.scan(doc, 0, 1 << 20)
         assert (lines, stop) == (TarSplitScan.CAP, TarSplitScan.FULL)
         assert scan.scan(doc, end, 1 << 20)[2:] == (5, len(doc), TarSplitScan.END)
+
+
+# --- bounded duplicate check: sorted runs of path keys, merged at the end ---------------
+
+
+def _merge(runs: list[bytes]) -> Optional[bytes]:
+    from zstd_chunked._native import PATH_KEY_SIZE, find_duplicate_key
+
+    def read(run: int, first: int, count: int) -> bytes:
+        return runs[run][first * PATH_KEY_SIZE:(first + count) * PATH_KEY_SIZE]
+
+    return find_duplicate_key([len(r) // PATH_KEY_SIZE for r in runs], read)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 400), max_size=150), max_size=6), st.integers(1, 64))
+def test_run_merge_finds_exactly_the_repeated_keys(groups: list[list[int]], run_keys: int) -> None:
+    """Names split over runs as the encoder splits them: a duplicate is found iff one exists."""
+    from zstd_chunked._native import path_key
+
+    names = [b"dir/f%d" % i for group in groups for i in group]
+    lines = TarSplitLines()
+    lines.set_run_keys(run_keys)
+    runs: list[bytes] = []
+    refused_at_once = False
+    for name in names:
+        try:
+            lines.file(name, 0, None)
+        except UnsupportedTarError:
+            refused_at_once = True  # within one run: the encoder itself refuses it
+            break
+        run = lines.take_run()
+        if run:
+            runs.append(run)
+    lines.end_run()
+    runs.append(lines.take_run())
+    lines.close()
+    repeated = {n for n in names if names.count(n) > 1}
+    if refused_at_once:
+        assert repeated
+        return
+    dup = _merge([r for r in runs if r])
+    if repeated:
+        assert dup in {path_key(n) for n in repeated}
+    else:
+        assert dup is None
+    assert all(len(r) <= run_keys * 16 for r in runs)
+
+
+def test_run_keys_are_the_cleaned_paths_keys() -> None:
+    from zstd_chunked._native import PATH_KEY_SIZE, path_key
+
+    lines = TarSplitLines()
+    lines.set_run_keys(2)
+    for name in (b"./a//b/", b"c", b"d"):
+        lines.file(name, 0, None)
+    run = lines.take_run()
+    assert len(run) == 2 * PATH_KEY_SIZE
+    assert sorted([run[:16], run[16:]]) == [run[:16], run[16:]]
+    assert set([run[:16], run[16:]]) == {path_key(b"a/b"), path_key(b"c")}
+    assert path_key(b"./a//b/") == path_key(b"a/b")
+    assert lines.take_run() == b""
+    lines.end_run()
+    with pytest.raises(UsageError):
+        lines.end_run()  # a run is waiting
+    assert lines.take_run() == path_key(b"d")
+    lines.end_run()  # nothing recorded: no run
+    assert lines.take_run() == b""
+    with pytest.raises(ValueError):
+        lines.set_run_keys(-1)
+    lines.close()
+
+
+def test_merge_rejects_a_short_read() -> None:
+    from zstd_chunked._native import find_duplicate_key
+    from zstd_chunked.errors import NativeError
+
+    with pytest.raises(NativeError):
+        find_duplicate_key([3], lambda run, first, count: b"\0" * 16)
+    assert find_duplicate_key([], lambda run, first, count: b"") is None
+    assert find_duplicate_key([0, 0], lambda run, first, count: b"") is None
