@@ -55,10 +55,12 @@ PathOrFile = Union[str, "os.PathLike[str]", BinaryIO, IO[bytes], Any]
 #: Payload is read from the tar in pieces of this size.
 READ_SIZE = 1 << 20
 #: The tar is read from its source in blocks of this size.  Payloads are copied out of
-#: them at once, but a streamed payload's pieces wait for the hashing thread inside them:
-#: 1 MiB blocks peak about 10 MiB lower than 4 MiB ones, at the same speed (measured on
-#: the bench's 256 MiB and 1 GiB layers).
-TAR_READ_SIZE = 1 << 20
+#: them at once, but blocks wait in the DiffID thread's queue and a streamed payload's
+#: pieces wait for the hashing thread inside them: 1 MiB blocks peak about 10 MiB lower
+#: than 4 MiB ones, 256 KiB blocks about 3 MiB lower than 1 MiB ones (and the same on the
+#: bench's 256 MiB and 1 GiB layers, where 1 MiB blocks peak 2-3 MiB higher on the longer
+#: one), at the same speed.
+TAR_READ_SIZE = 1 << 18
 #: Payloads up to this size are chunked, hashed and compressed whole on a worker thread;
 #: larger ones are chunked while they stream through (bounded memory).
 MAX_FILE_JOB = 8 << 20
