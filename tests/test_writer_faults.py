@@ -174,6 +174,21 @@ def test_a_duplicate_far_apart_is_refused_and_named(tmp_path: Path, released: No
     _no_output(tmp_path)
 
 
+def test_a_duplicate_across_runs_with_a_name_that_json_escapes(tmp_path: Path, released: None,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name is found again by decoding the tar-split's escaped JSON string."""
+    from zstd_chunked.tarsplit import TarSplitEncoder
+
+    monkeypatch.setattr(TarSplitEncoder, "RUN_KEYS", 2)
+    odd = "d\u00e9j\u00e0 <&> \u2028\t\"q\"\\x"
+    entries = [("file", odd, b"1"), ("file", "b", b"2"), ("file", "c", b"3"), ("file", "./" + odd, b"4")]
+    with pytest.raises(UnsupportedTarError, match="2 entries") as caught:
+        zstd_chunked.convert(io.BytesIO(bc.make_tar(entries)), tmp_path / "l.zst", threads=1)
+    assert repr("./" + odd) in str(caught.value)
+    assert repr(odd) in str(caught.value)  # the cleaned path
+    _no_output(tmp_path)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(st.sampled_from(["a", "./a", "a/", "b", "b/c", "b//c", "./b/./c", "d", "e", "f"]),
                       min_size=1, max_size=12),
