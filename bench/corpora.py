@@ -358,6 +358,16 @@ def _layer_1g(out: _TarOut, s: float) -> None:
     _real(out, scaled(224 * MiB, s), copies_to=scaled(1024 * MiB, s))
 
 
+def _empty_files(count: int) -> Callable[[_TarOut, float], None]:
+    """``count`` empty files (scaled): the writer's memory against the number of entries."""
+
+    def build(out: _TarOut, s: float) -> None:
+        for i in range(max(int(count * s), 1000)):
+            out.add_bytes(f"d{i // 1000:04d}/empty-{i:07d}", b"")
+
+    return build
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -377,6 +387,8 @@ SPECS: dict[str, Spec] = {
         Spec("incompressible", _incompressible, "random bytes in 1-16 MiB files"),
         Spec("256m", _layer_256m, "256 MiB of the realistic trees (repeated under copyNN/ as needed)"),
         Spec("1g", _layer_1g, "1 GiB of the realistic trees, repeated under copyNN/"),
+        Spec("entries100k", _empty_files(100_000), "100k empty files in 100 directories"),
+        Spec("entries400k", _empty_files(400_000), "400k empty files in 400 directories"),
     ]
 }
 

@@ -418,7 +418,7 @@ bash bench/run.sh
 
 It installs what is missing (`pip install -e '.[bench]'` into `.venv`; the `zstd` CLI
 through apt when run as root), builds the corpora into `bench/.corpora/` (cached; about
-a minute and 2.3 GB at scale 1 the first time),
+two minutes and 2.4 GB at scale 1 the first time),
 runs `pytest bench/` with pytest-benchmark, writes the JSON to
 `bench/results/`, prints the ratio table and rewrites this file.
 
@@ -482,6 +482,10 @@ Speed ratios are our throughput over the baseline's; size is our blob over `zstd
 ### Peak memory
 
 {memory}
+
+`entries100k` and `entries400k` (100k and 400k empty files; for scale, not a target) show
+the writer's memory against the number of entries: the TOC, the tar-split and the keys of
+the duplicate-path check wait in temporary files, so it stays flat.
 
 ### Absolute throughput (secondary)
 

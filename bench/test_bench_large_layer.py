@@ -1,5 +1,7 @@
 """The 256 MiB / 1 GiB pair: peak memory of a conversion, and the cost of reading one small file.
 
+Peak memory is also measured for 100k and 400k empty files (for scale, not a target).
+
 Each conversion runs in its own child process; its peak RSS is the child's
 ``ru_maxrss`` from ``os.wait4``. A bare interpreter importing the package and
 ``zstd -T0 -3`` on the same tars are measured the same way, for scale.
@@ -23,6 +25,8 @@ pytestmark = pytest.mark.large_layer
 
 LEVEL = 3
 PAIR = ("256m", "1g")
+#: For scale: the same measure against the number of entries (many empty files).
+ENTRY_PAIR = ("entries100k", "entries400k")
 
 CONVERT = """
 import dataclasses, json, sys
@@ -68,7 +72,7 @@ def test_rss_baseline(benchmark: Any, corpus: Callable[[str], corpora.Corpus], w
     record(benchmark, "peak RSS", "rss-import", c, peak_rss=result["rss"])
 
 
-@pytest.mark.parametrize("name", PAIR)
+@pytest.mark.parametrize("name", PAIR + ENTRY_PAIR)
 def test_rss_convert(
     benchmark: Any, corpus: Callable[[str], corpora.Corpus], outputs: Outputs, work: Path, name: str
 ) -> None:
