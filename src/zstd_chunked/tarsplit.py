@@ -180,6 +180,7 @@ class NamesWithKey:
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._rest = b""
+        self._line_no = 0
         #: Names found so far (``surrogateescape`` text), in tar order.
         self.names: list[str] = []
         #: The cleaned path of the first one (``surrogateescape`` text).
@@ -189,17 +190,15 @@ class NamesWithKey:
         lines = (self._rest + data).split(b"\n")
         self._rest = lines.pop()
         for line in lines:
-            if line.strip():
-                self._line(json.loads(line))
-
-    def _line(self, obj: Any) -> None:
-        if not isinstance(obj, dict) or obj.get("type") != FILE_TYPE:
-            return
-        raw = base64.b64decode(obj["name_raw"]) if obj.get("name_raw") else str(obj.get("name") or "").encode()
-        if path_key(raw) == self._key:
-            self.names.append(raw.decode("utf-8", "surrogateescape"))
-            if len(self.names) == 1:
-                self.cleaned = clean_path(raw).decode("utf-8", "surrogateescape")
+            self._line_no += 1
+            entry = _general_entry(line, self._line_no)
+            if entry is None or entry.type != FILE_TYPE:
+                continue
+            raw = entry.raw_name
+            if path_key(raw) == self._key:
+                self.names.append(raw.decode("utf-8", "surrogateescape"))
+                if len(self.names) == 1:
+                    self.cleaned = clean_path(raw).decode("utf-8", "surrogateescape")
 
 
 @dataclass
