@@ -3,8 +3,9 @@
 All at level 3. ``rebuild`` writes the tar to a file, so it is compared with
 ``zstd -d`` writing a file; ``verify`` writes nothing, so it is compared with
 ``zstd -d`` writing to /dev/null. Both of ours include opening the layer
-(reading and authenticating the TOC and tar-split). Throughput is tar bytes
-per second in every row. As in ``test_bench_convert``, the contenders for one
+(reading and authenticating the TOC and tar-split). For scale, libzstd also
+decodes our blob's frames one by one in one thread, without the zstd CLI's
+per-frame costs. Throughput is tar bytes per second in every row. As in ``test_bench_convert``, the contenders for one
 corpus run back to back and the sequence is repeated ``ZCK_BENCH_ROUNDS`` times.
 """
 
@@ -21,9 +22,11 @@ import zstandard
 from benchlib import ALL_CORPORA, ALL_THREADS, ZSTD, Outputs, interleaved_rounds, record, run_cmd, time_turn
 
 import zstd_chunked
+from zstd_chunked._native import scan_frames
 
 LEVEL = 3
-OPS = ("rebuild", "verify", "zstd-cli-d-file", "zstd-cli-d-null", "zstd-cli-d-blob", "python-zstandard-d")
+OPS = ("rebuild", "verify", "zstd-cli-d-file", "zstd-cli-d-null", "zstd-cli-d-blob", "libzstd-frames-blob",
+       "python-zstandard-d")
 
 
 def _cases() -> list[Any]:
@@ -72,6 +75,25 @@ def test_decompress(
         if dest != "/dev/null":
             assert out.stat().st_size == c.size
         record(benchmark, group, op, c, level=LEVEL, threads=1, compressed_bytes=src.stat().st_size)
+    elif op == "libzstd-frames-blob":
+        # our blob's zstd frames decoded one by one by libzstd (one thread, output dropped):
+        # what the frames cost to decode, without the zstd CLI's per-frame overhead
+        blob = outputs.blob(name, LEVEL)
+        data = blob.path.read_bytes()
+        frames = [(f.offset, f.end) for f in scan_frames(data) if not f.skippable]
+        view = memoryview(data)
+        decoded = [0]
+
+        def run() -> None:
+            dctx = zstandard.ZstdDecompressor()
+            total = 0
+            for start, end in frames:
+                total += len(dctx.decompress(view[start:end]))
+            decoded[0] = total
+
+        time_turn(benchmark, run, out)
+        assert decoded[0] == c.size
+        record(benchmark, group, op, c, level=LEVEL, threads=1, compressed_bytes=blob.info.size)
     else:
         src = outputs.plain_zst(name, LEVEL)
 
