@@ -1544,6 +1544,87 @@ static void test_toc_scan(void)
     CHECK(zck_toc_scan(NULL, 1, 9, f, 3, out, 4, top, &entries, &out_len, &canonical) == ZCK_E_INVALID_ARGUMENT);
 }
 
+/* A ustar header block for name with the given typeflag, size and mtime, checksum set. */
+static void tm_header_block(uint8_t b[512], const char *name, char typeflag, unsigned size, unsigned mtime)
+{
+    memset(b, 0, 512);
+    memcpy(b, name, strlen(name));
+    snprintf((char *)b + 100, 8, "%07o", 0644u);
+    snprintf((char *)b + 108, 8, "%07o", 0u);
+    snprintf((char *)b + 116, 8, "%07o", 0u);
+    snprintf((char *)b + 124, 12, "%011o", size);
+    snprintf((char *)b + 136, 12, "%011o", mtime);
+    b[156] = (uint8_t)typeflag;
+    memcpy(b + 257, "ustar\0" "00", 8);
+    memset(b + 148, ' ', 8);
+    unsigned sum = 0;
+    for (size_t i = 0; i < 512; i++)
+        sum += b[i];
+    snprintf((char *)b + 148, 8, "%06o", sum);
+}
+
+static void test_tocmatch(void)
+{
+    const char *doc = "{\"version\":1,\"entries\":[{\"type\":\"dir\",\"name\":\"d/\",\"mode\":420,"
+                      "\"modtime\":\"2023-11-14T22:13:20Z\"},{\"type\":\"reg\",\"name\":\"d/f\",\"mode\":420,"
+                      "\"size\":3,\"modtime\":\"1970-01-01T00:00:01Z\"},{\"type\":\"chunk\",\"name\":\"d/f\"}]}";
+    int64_t f[3 * ZCK_TOCSCAN_FIELDS];
+    int64_t top[ZCK_TOCSCAN_TOP];
+    uint8_t text[512];
+    size_t entries = 0, text_len = 0;
+    CHECK(tocscan(doc, 3, f, 3, text, top, &entries, &text_len) == 1 && entries == 3);
+    uint8_t types[256 * ZCK_TOCMATCH_TYPE_SLOT] = {0};
+    memcpy(types + '0' * ZCK_TOCMATCH_TYPE_SLOT, "reg", 3);
+    memcpy(types + '5' * ZCK_TOCMATCH_TYPE_SLOT, "dir", 3);
+    /* segments: header d/, header d/f (3 bytes of data follow in the file entry), padding + end blocks */
+    uint8_t segs[512 * 2 + 509 + 1024] = {0};
+    tm_header_block(segs, "d/", '5', 0, 1700000000u);
+    tm_header_block(segs + 512, "d/f", '0', 3, 1u);
+    size_t ends[3] = {512, 1024, sizeof segs};
+    size_t index = 0, pending = 0;
+    int status = -1;
+    int64_t entry = 0, shown = 0;
+
+    zck_tocmatch *m = zck_tocmatch_new();
+    CHECK(m != NULL && zck_tocmatch_sizeof(m) > 0);
+    CHECK(zck_tocmatch_run(m, segs, ends, 3, &index, &status, &entry, &pending) == ZCK_E_INVALID_ARGUMENT);
+    CHECK(zck_tocmatch_start(m, f, entries, text, text_len, (const uint8_t *)"chunk", 5, types) == ZCK_OK);
+    CHECK(zck_tocmatch_run(m, segs, ends, 3, &index, &status, &entry, &pending) == ZCK_OK);
+    CHECK(status == ZCK_TOCMATCH_DONE && index == 3);
+    CHECK(zck_tocmatch_finish(m, &shown) == ZCK_OK && shown == 2);
+    zck_tocmatch_free(m);
+
+    /* another mtime in the header: a stop at the segment, for the caller to compare */
+    tm_header_block(segs + 512, "d/f", '0', 3, 2u);
+    m = zck_tocmatch_new();
+    CHECK(m != NULL);
+    CHECK(zck_tocmatch_start(m, f, entries, text, text_len, (const uint8_t *)"chunk", 5, types) == ZCK_OK);
+    index = 0;
+    CHECK(zck_tocmatch_run(m, segs, ends, 3, &index, &status, &entry, &pending) == ZCK_OK);
+    CHECK(status == ZCK_TOCMATCH_STOP && index == 1 && entry == 1 && pending == 0);
+    CHECK(zck_tocmatch_finish(m, &shown) == ZCK_E_INVALID_ARGUMENT); /* the stop must be reported first */
+    CHECK(zck_tocmatch_take(m, 1, 509, &status) == ZCK_OK && status == ZCK_TOCMATCH_DONE);
+    index = 2;
+    CHECK(zck_tocmatch_run(m, segs, ends, 3, &index, &status, &entry, &pending) == ZCK_OK);
+    CHECK(status == ZCK_TOCMATCH_DONE && index == 3);
+    CHECK(zck_tocmatch_finish(m, &shown) == ZCK_OK && shown == 2);
+    zck_tocmatch_free(m);
+
+    /* the headers in another order than the TOC: not shown */
+    tm_header_block(segs, "d/f", '0', 0, 1u);
+    tm_header_block(segs + 512, "d/", '5', 0, 1700000000u);
+    m = zck_tocmatch_new();
+    CHECK(m != NULL);
+    CHECK(zck_tocmatch_start(m, f, entries, text, text_len, (const uint8_t *)"chunk", 5, types) == ZCK_OK);
+    index = 0;
+    CHECK(zck_tocmatch_run(m, segs, ends, 3, &index, &status, &entry, &pending) == ZCK_OK);
+    CHECK(status == ZCK_TOCMATCH_STOP && entry == 0); /* the caller finds the names differ and gives up */
+    CHECK(zck_tocmatch_take(m, 0, 0, &status) == ZCK_OK && status == ZCK_TOCMATCH_DONE);
+    zck_tocmatch_free(m);
+    zck_tocmatch_free(NULL);
+    CHECK(zck_tocmatch_take(NULL, 1, 0, &status) == ZCK_E_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     test_errors();
@@ -1563,6 +1644,7 @@ int main(void)
     test_tarsplit();
     test_tarsplit_scan();
     test_toc_scan();
+    test_tocmatch();
     test_toctext();
     if (failures != 0) {
         fprintf(stderr, "test_zck: %d check(s) failed\n", failures);

@@ -328,6 +328,47 @@ enum zck_tocscan_top {
 int zck_toc_scan(const uint8_t *in, size_t n, size_t max_entries, int64_t *fields, size_t cap, uint8_t *out,
                  size_t out_cap, int64_t *top, size_t *entries, size_t *out_len, int *canonical);
 
+/* The reader's fast path for "TOC and tar-split describe the same entries"
+ * (zck_tocmatch.c): walks the tar headers kept in the tar-split segments and
+ * the TOC entries that are not chunks in step, and shows them equal or gives
+ * up ("not shown": the caller runs the full check, which decides and words
+ * any error).  It takes plain one-block USTAR/GNU headers itself (as the
+ * Python fast parser does) and stops at any other segment, for the caller to
+ * read and compare with the TOC entry it names, and report back.
+ *
+ * start: toc_fields / toc_text are a zck_toc_scan result of toc_entries
+ * entries (kept alive by the caller until finish); chunk_type is the TOC type
+ * of chunk entries; type_names holds, for each typeflag byte, the TOC type it
+ * maps to in ZCK_TOCMATCH_TYPE_SLOT bytes, NUL-padded (empty: none).
+ * run: segment i is segs[seg_ends[i-1]..seg_ends[i]) (from 0 for i = 0);
+ * walks from segment *index.  *status: DONE (every segment taken), STOP
+ * (segment *index is the caller's: its header starts after *pending bytes and
+ * must equal TOC entry *entry, or -1 when none is left) or DIFFER (not shown).
+ * take: after a STOP, matched = 1 when the caller found the header equal to
+ * the entry, 0 when the segment held no header; pending_after is the padding
+ * the next segment starts with.  *status: DONE (run again from *index + 1)
+ * or DIFFER.  finish: *shown is the number of headers matched, or -1 (not
+ * shown, also when a TOC entry is left over).  A name matched twice is not
+ * shown either.  Errors: ZCK_E_INVALID_ARGUMENT (also for calls out of order
+ * and ends out of order), ZCK_E_NOMEM, ZCK_E_OVERFLOW. */
+typedef struct zck_tocmatch zck_tocmatch;
+enum zck_tocmatch_const {
+    ZCK_TOCMATCH_TYPE_SLOT = 16,
+    ZCK_TOCMATCH_DONE = 0,
+    ZCK_TOCMATCH_STOP = 1,
+    ZCK_TOCMATCH_DIFFER = 2
+};
+zck_tocmatch *zck_tocmatch_new(void);
+void zck_tocmatch_free(zck_tocmatch *m);
+size_t zck_tocmatch_sizeof(const zck_tocmatch *m);
+int zck_tocmatch_start(zck_tocmatch *m, const int64_t *toc_fields, size_t toc_entries, const uint8_t *toc_text,
+                       size_t toc_text_len, const uint8_t *chunk_type, size_t chunk_type_len,
+                       const uint8_t *type_names);
+int zck_tocmatch_run(zck_tocmatch *m, const uint8_t *segs, const size_t *seg_ends, size_t nsegs, size_t *index,
+                     int *status, int64_t *entry, size_t *pending);
+int zck_tocmatch_take(zck_tocmatch *m, int matched, size_t pending_after, int *status);
+int zck_tocmatch_finish(zck_tocmatch *m, int64_t *shown);
+
 /* The entries of the TOC's "entries" array as json-iterator writes
  * minimal.FileMetadata (keys in struct order, empty and zero fields but type
  * and name omitted, strings quoted in the json-iterator flavor), separated by

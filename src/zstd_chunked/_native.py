@@ -27,6 +27,7 @@ be used from two threads at once; doing so raises :class:`UsageError`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import mmap
 import struct
 import threading
@@ -526,7 +527,7 @@ class TarSplitScan(_Closable):
 class TocScan:
     """The result of :func:`toc_scan`: per-entry integers and the unescaped strings."""
 
-    __slots__ = ("fields", "text", "count", "version", "tarsplit_digest")
+    __slots__ = ("fields", "text", "count", "version", "tarsplit_digest", "_raw_fields", "_raw_text")
 
     FIELDS = lib.ZCK_TOCSCAN_FIELDS
     PYTHON = lib.ZCK_TOCSCAN_PYTHON
@@ -536,7 +537,8 @@ class TocScan:
     HAS_CHANGETIME = lib.ZCK_TOCSCAN_HAS_CHANGETIME
     NONASCII = lib.ZCK_TOCSCAN_NONASCII
 
-    def __init__(self, fields: list[int], text: bytes, count: int, version: int, tarsplit_digest: bytes) -> None:
+    def __init__(self, fields: list[int], text: bytes, count: int, version: int, tarsplit_digest: bytes,
+                 raw: tuple[Any, Any] | None = None) -> None:
         #: :attr:`FIELDS` integers per entry, laid out as ``enum zck_tocscan_field``.
         self.fields = fields
         #: The unescaped strings of every entry, back to back (UTF-8).
@@ -544,6 +546,9 @@ class TocScan:
         self.count = count
         self.version = version
         self.tarsplit_digest = tarsplit_digest
+        # the scanner's own arrays (fields, text), for TocMatcher
+        self._raw_fields: Any = None if raw is None else raw[0]
+        self._raw_text: bytes = b"" if raw is None else raw[1]
 
 
 _uncleared = ffi.new_allocator(should_clear_after_alloc=False)
@@ -584,8 +589,114 @@ def toc_scan(data: bytes, max_entries: int) -> TocScan | None:
         version = int(top[lib.ZCK_TOCSCAN_VERSION])
     digest = ffi.buffer(out + top[lib.ZCK_TOCSCAN_DIGEST_START],
                         top[lib.ZCK_TOCSCAN_DIGEST_END] - top[lib.ZCK_TOCSCAN_DIGEST_START])[:]
-    return TocScan(ffi.unpack(fields, count * lib.ZCK_TOCSCAN_FIELDS) if count else [],
-                   ffi.buffer(out, out_len)[:] if out_len else b"", count, version, digest)
+    text = ffi.buffer(out, out_len)[:] if out_len else b""
+    return TocScan(ffi.unpack(fields, count * lib.ZCK_TOCSCAN_FIELDS) if count else [], text, count, version, digest,
+                   (fields, text))
+
+
+def _type_names(types: dict[bytes, str]) -> bytes:
+    slot = lib.ZCK_TOCMATCH_TYPE_SLOT
+    table = bytearray(256 * slot)
+    for flag, name in types.items():
+        encoded = name.encode("ascii")
+        if len(flag) != 1 or not 0 < len(encoded) < slot:
+            raise ValueError(f"typeflag {flag!r} -> {name!r} does not fit the table")
+        table[flag[0] * slot:flag[0] * slot + len(encoded)] = encoded
+    return bytes(table)
+
+
+_TYPE_NAMES: dict[tuple[tuple[bytes, str], ...], bytes] = {}
+
+
+class TocMatcher(_Closable):
+    """The C walk of :func:`~zstd_chunked.tocmatch.check_toc_matches_tarsplit` (``csrc/zck_tocmatch.c``).
+
+    Shows the tar headers in tar-split segments equal to the TOC entries, in
+    step, or gives up.  :meth:`run` stops at each segment it does not read
+    itself; the caller compares that segment's header with the entry named
+    and reports with :meth:`take`.
+    """
+
+    _what = "TocMatcher"
+    DONE = lib.ZCK_TOCMATCH_DONE
+    STOP = lib.ZCK_TOCMATCH_STOP
+    DIFFER = lib.ZCK_TOCMATCH_DIFFER
+
+    def __init__(self, scan: TocScan, segments: Sequence[bytes], types: dict[bytes, str], chunk_type: str) -> None:
+        """``scan`` is the :func:`toc_scan` result the TOC was built from, ``segments`` the
+        tar-split segment payloads in order, ``types`` the TOC type of each tar typeflag and
+        ``chunk_type`` the type of chunk entries."""
+        super().__init__()
+        if scan._raw_fields is None:
+            raise ValueError("the TOC scan keeps no arrays (made without toc_scan)")
+        key = tuple(sorted(types.items()))
+        names = _TYPE_NAMES.get(key)
+        if names is None:
+            names = _TYPE_NAMES[key] = _type_names(types)
+        # kept alive here: C reads them until the matcher is closed
+        self._keep = (scan, names, chunk_type.encode("ascii"))
+        self._segments = segments
+        self._window: tuple[int, bytes, Any] = (0, b"", ffi.new("size_t[]", 1))
+        self._window_count = 0
+        self._index = ffi.new("size_t *")
+        self._status = ffi.new("int *")
+        self._entry = ffi.new("int64_t *")
+        self._pending = ffi.new("size_t *")
+        raw = lib.zck_tocmatch_new()
+        self._ptr = _new_context(raw, lib.zck_tocmatch_free, int(lib.zck_tocmatch_sizeof(raw)), "a TOC matcher")
+        chunk = self._keep[2]
+        _check(lib.zck_tocmatch_start(self._ptr, scan._raw_fields, scan.count, scan._raw_text, len(scan._raw_text),
+                                      chunk, len(chunk), names), "start the TOC matcher")
+
+    #: Segments handed to C at a time (joined into one buffer).
+    WINDOW = 4096
+
+    def run(self, index: int) -> tuple[int, int, int, int]:
+        """Walk from segment ``index``: ``(status, segment, entry, pending)``.
+
+        For :attr:`STOP`, ``segment`` is the one to read, its header starts
+        after ``pending`` bytes and must equal TOC entry ``entry`` (-1: none left).
+        """
+        ptr = self._acquire()
+        try:
+            while True:
+                start, joined, ends = self._window
+                if not start <= index < start + self._window_count:
+                    if index >= len(self._segments):
+                        return self.DONE, len(self._segments), -1, 0
+                    part = self._segments[index:index + self.WINDOW]
+                    start, joined, ends = self._window = (
+                        index, b"".join(part), ffi.new("size_t[]", list(itertools.accumulate(map(len, part)))))
+                    self._window_count = len(part)
+                self._index[0] = index - start
+                _check(lib.zck_tocmatch_run(ptr, joined, ends, self._window_count, self._index, self._status,
+                                            self._entry, self._pending), "compare the TOC with the tar-split")
+                status = int(self._status[0])
+                index = start + int(self._index[0])
+                if status != self.DONE or index >= len(self._segments):
+                    return status, index, int(self._entry[0]), int(self._pending[0])
+        finally:
+            self._lock.release()
+
+    def take(self, matched: bool, pending_after: int) -> int:
+        """Report the stopped segment: its header equals the entry (``matched``) or it held
+        none; ``pending_after`` is the padding after it.  Returns :attr:`DONE` or :attr:`DIFFER`."""
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_tocmatch_take(ptr, int(matched), pending_after, self._status), "record a TOC match")
+            return int(self._status[0])
+        finally:
+            self._lock.release()
+
+    def finish(self) -> int | None:
+        """The number of headers matched, or None (not shown)."""
+        shown = ffi.new("int64_t *")
+        ptr = self._acquire()
+        try:
+            _check(lib.zck_tocmatch_finish(ptr, shown), "finish the TOC match")
+        finally:
+            self._lock.release()
+        return None if shown[0] < 0 else int(shown[0])
 
 
 class TocText(_TextEncoder):

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 import zstandard
 
 from . import format as fmt
-from ._native import DecodeJobs, FooterInfo, parse_footer
+from ._native import DecodeJobs, FooterInfo, TocScan, parse_footer
 from .annotations import LayerAnnotations, Position, parse_annotations
 from .errors import (
     DigestMismatchError,
@@ -37,7 +37,7 @@ from .errors import (
 )
 from .sources import RangeSource, as_range_source
 from .tarsplit import TarSplitEntry, iter_tarsplit
-from .toc import Chunk, Toc, TocEntry, merge_files, parse_toc
+from .toc import Chunk, Toc, TocEntry, merge_files, parse_toc_scanned
 from .tocmatch import check_toc_matches_tarsplit
 
 #: Tar-split data up to this size (uncompressed) is kept decoded after open() checked it.
@@ -227,7 +227,8 @@ class Layer:
         if len(self.toc_raw) != toc_pos.uncompressed:
             raise FormatError(
                 f"TOC decompresses to {len(self.toc_raw)} bytes, the layer says {toc_pos.uncompressed}")
-        self.toc: Toc = parse_toc(self.toc_raw)
+        toc, scan = parse_toc_scanned(self.toc_raw)
+        self.toc: Toc = toc
         self._files = merge_files(self.toc, toc_pos.offset - fmt.SKIPPABLE_HEADER_SIZE)
         self._by_name: dict[str, TocEntry] = {e.name: e for e in self.toc.files()}
         if self.toc.tarsplit_digest:
@@ -236,7 +237,7 @@ class Layer:
             if self._lazy_tarsplit:
                 self._deferred_tarsplit = (tarsplit_pos, self.toc.tarsplit_digest)
             else:
-                self._load_tarsplit(tarsplit_pos, self.toc.tarsplit_digest)
+                self._load_tarsplit(tarsplit_pos, self.toc.tarsplit_digest, scan)
 
     def _ensure_tarsplit(self) -> None:
         """Load and cross-check a tar-split that open() was asked to defer."""
@@ -245,7 +246,7 @@ class Layer:
             self._deferred_tarsplit = None
             self._load_tarsplit(pos, digest)
 
-    def _load_tarsplit(self, pos: Position, digest: str) -> None:
+    def _load_tarsplit(self, pos: Position, digest: str, scan: Optional[TocScan] = None) -> None:
         if pos.length > self.max_tarsplit_size or pos.uncompressed > self.max_tarsplit_size:
             raise LimitExceededError(
                 f"tar-split of {pos.length} compressed / {pos.uncompressed} uncompressed bytes "
@@ -283,7 +284,7 @@ class Layer:
                 f"tar-split decompresses to more than the {pos.uncompressed} bytes the layer says") from None
         finally:
             stream.close()
-        check_toc_matches_tarsplit(self.toc, segments)
+        check_toc_matches_tarsplit(self.toc, segments, scan)
         self.tar_size = size
         self._tarsplit_cache: Optional[list[TarSplitEntry]] = entries if keep else None
 

@@ -935,30 +935,35 @@ def iterate_headers(segments: Iterable[bytes]) -> Iterator[TarHeader]:
     """
     pending = 0
     for index, segment in enumerate(segments):
-        if len(segment) < pending:
-            raise FormatError(
-                f"tar-split segment {index}: expected {pending} bytes of padding after the "
-                f"previous file, but the segment has only {len(segment)}"
-            )
-        body = memoryview(segment)[pending:]
-        hdr: Optional[TarHeader]
-        try:
-            first = bytes(body[:BLOCK])
-            if len(first) == BLOCK and first[156:157] not in _META_TYPEFLAGS and first != _ZERO_BLOCK:
-                # the usual segment: one plain header block (no meta headers); the same
-                # steps as a fresh reader's next(), without building one
-                hdr = _parse_header_block(first, 0)
-                _payload_size(hdr)  # checked before the typeflag fix-up, as next() does
-                _finish_header(hdr, None, "", "", (_USTAR | _PAX | _GNU) & hdr.format._value_)
-                pending = -_payload_size(hdr) % BLOCK
-            else:
-                reader = TarReader(io.BytesIO(body), read_size=max(len(body), 1))
-                hdr = reader.next()
-                pending = 0 if hdr is None else reader.expected_padding
-        except TarError as exc:
-            raise FormatError(f"tar-split segment {index}: {exc}") from exc
+        hdr, pending = header_in_segment(segment, pending, index)
         if hdr is not None:
             yield hdr
+
+
+def header_in_segment(segment: bytes, pending: int, index: int) -> tuple[Optional[TarHeader], int]:
+    """One step of :func:`iterate_headers`: the header in tar-split segment ``index`` (None if it holds
+    none), whose first ``pending`` bytes are the previous file's padding, and the padding that follows it."""
+    if len(segment) < pending:
+        raise FormatError(
+            f"tar-split segment {index}: expected {pending} bytes of padding after the "
+            f"previous file, but the segment has only {len(segment)}"
+        )
+    body = memoryview(segment)[pending:]
+    hdr: Optional[TarHeader]
+    try:
+        first = bytes(body[:BLOCK])
+        if len(first) == BLOCK and first[156:157] not in _META_TYPEFLAGS and first != _ZERO_BLOCK:
+            # the usual segment: one plain header block (no meta headers); the same
+            # steps as a fresh reader's next(), without building one
+            hdr = _parse_header_block(first, 0)
+            _payload_size(hdr)  # checked before the typeflag fix-up, as next() does
+            _finish_header(hdr, None, "", "", (_USTAR | _PAX | _GNU) & hdr.format._value_)
+            return hdr, -_payload_size(hdr) % BLOCK
+        reader = TarReader(io.BytesIO(body), read_size=max(len(body), 1))
+        hdr = reader.next()
+        return hdr, 0 if hdr is None else reader.expected_padding
+    except TarError as exc:
+        raise FormatError(f"tar-split segment {index}: {exc}") from exc
 
 
 # --- paths ------------------------------------------------------------------------

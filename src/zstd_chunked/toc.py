@@ -319,6 +319,12 @@ def _scanned_entries(scan: TocScan, data: bytes) -> list[TocEntry]:
 
 def _parse_scanned(data: bytes, max_entries: int) -> Toc | None:
     """parse_toc for documents of the shape writers produce, scanned in C; None for others."""
+    scanned = _scan_and_parse(data, max_entries)
+    return None if scanned is None else scanned[0]
+
+
+def _scan_and_parse(data: bytes, max_entries: int) -> tuple[Toc, TocScan] | None:
+    """:func:`_parse_scanned`, with the scan the entries were built from."""
     scan = toc_scan(data, max_entries)
     if scan is None:
         return None
@@ -329,7 +335,8 @@ def _parse_scanned(data: bytes, max_entries: int) -> Toc | None:
         entries = _scanned_entries(scan, data)
     except (_NotCanonical, FormatError, ValueError):
         return None  # the general path words the error
-    return Toc(version=scan.version, entries=entries, tarsplit_digest=digest)
+    scan.fields = []  # the entries are built: only the C arrays are read from here on
+    return Toc(version=scan.version, entries=entries, tarsplit_digest=digest), scan
 
 
 def parse_toc(data: bytes, *, max_entries: int = 50_000_000) -> Toc:
@@ -340,16 +347,25 @@ def parse_toc(data: bytes, *, max_entries: int = 50_000_000) -> Toc:
     with the keys as writers spell them, and the general one, which matches
     keys as Go does and words the errors.
     """
+    return parse_toc_scanned(data, max_entries=max_entries)[0]
+
+
+def parse_toc_scanned(data: bytes, *, max_entries: int = 50_000_000) -> tuple[Toc, TocScan | None]:
+    """:func:`parse_toc`, plus the C scanner's result when the TOC was decoded by it (else None).
+
+    The reader hands the scan to :func:`~zstd_chunked.tocmatch.check_toc_matches_tarsplit`.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(f"TOC: not valid UTF-8 at byte {exc.start}") from None
-    fast = _parse_scanned(data, max_entries)
-    if fast is None:
-        fast = _parse_canonical(text, max_entries)
+    scanned = _scan_and_parse(data, max_entries)
+    if scanned is not None:
+        return scanned
+    fast = _parse_canonical(text, max_entries)
     if fast is not None:
-        return fast
-    return _parse_general(text, max_entries)
+        return fast, None
+    return _parse_general(text, max_entries), None
 
 
 def _parse_general(text: str, max_entries: int) -> Toc:

@@ -7,12 +7,13 @@ pull (TOC) and a tar rebuild (tar-split) yield the same files and metadata.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from . import format as fmt
+from ._native import TocMatcher, TocScan
 from .errors import FormatError
 from .gojson import parse_rfc3339
-from .tarstream import TarHeader, iterate_headers
+from .tarstream import TarHeader, header_in_segment, iterate_headers
 from .toc import GO_ZERO_TIME, Toc, TocEntry, entry_from_header
 
 _FIELDS = ("type", "linkname", "mode", "size", "uid", "gid", "devmajor", "devminor")
@@ -90,12 +91,19 @@ def _instant_of(text: str) -> tuple[int, int] | None:
     return None if value in _NO_TIME else value
 
 
-def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
+def check_toc_matches_tarsplit(toc: Toc, segments: Sequence[bytes], scan: TocScan | None = None) -> int:
     """Raise :class:`FormatError` unless every tar-split header has an identical TOC entry and vice versa.
 
     ``segments`` are the tar-split segment payloads in order. Returns the number
-    of headers compared.
+    of headers compared. ``scan``, the C scanner's result the TOC was decoded
+    from (:func:`~zstd_chunked.toc.parse_toc_scanned`), lets the common case be
+    shown in C (:func:`~zstd_chunked._native.toc_matches_tarsplit`); whatever
+    it does not show equal is checked here.
     """
+    if scan is not None and scan.count == len(toc.entries):
+        shown = _shown_in_step(toc, segments, scan)
+        if shown is not None:
+            return shown
     by_name: dict[str, TocEntry] = {}
     for entry in toc.entries:
         if entry.type == fmt.TYPE_CHUNK:
@@ -116,3 +124,49 @@ def check_toc_matches_tarsplit(toc: Toc, segments: Iterable[bytes]) -> int:
         name = next(iter(by_name))
         raise FormatError(f"TOC contains {len(by_name)} entries not present in tar-split, e.g. {name!r}")
     return count
+
+
+def _shown_in_step(toc: Toc, segments: Sequence[bytes], scan: TocScan) -> int | None:
+    """The number of headers when they equal the TOC entries in the same order; None when not shown.
+
+    Plain headers are compared in C (:class:`~zstd_chunked._native.TocMatcher`);
+    the others (PAX and GNU meta headers, other layouts) are read here and
+    compared with the entry the C walk has reached.  Never raises for a
+    mismatch: anything unexpected means "not shown", and the full check then
+    decides and words the error.
+    """
+    instants: dict[str, tuple[int, int] | None] = {}
+    with TocMatcher(scan, segments, fmt.TAR_TYPES, fmt.TYPE_CHUNK) as matcher:
+        index = 0
+        while True:
+            status, index, entry_index, pending = matcher.run(index)
+            if status != TocMatcher.STOP:
+                break
+            try:
+                hdr, pending_after = header_in_segment(segments[index], pending, index)
+            except FormatError:
+                return None
+            matched = hdr is not None
+            if hdr is not None:
+                if entry_index < 0:
+                    return None
+                entry = toc.entries[entry_index]
+                if entry.name != hdr.name or not _same(entry, hdr, instants):
+                    return None
+            if matcher.take(matched, pending_after) != TocMatcher.DONE:
+                return None
+            index += 1
+        if status != TocMatcher.DONE:
+            return None
+        return matcher.finish()
+
+
+def _same(entry: TocEntry, hdr: TarHeader, instants: dict[str, tuple[int, int] | None]) -> bool:
+    """Whether :func:`_compare` would pass (without raising)."""
+    if _same_fast(entry, hdr, instants):
+        return True
+    try:
+        _compare(entry, hdr)
+    except FormatError:
+        return False
+    return True
