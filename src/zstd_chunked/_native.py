@@ -987,13 +987,14 @@ def skippable_header(payload_len: int) -> bytes:
     return bytes(ffi.buffer(out))
 
 
-@dataclass(frozen=True)
-class FrameInfo:
+class FrameInfo(NamedTuple):
     """One frame of a blob: ``offset`` and total ``size`` in bytes.
 
     ``skippable`` tells a skippable frame from a zstd frame; ``content_size`` is
     the decompressed size declared in a zstd frame header, or None when the
-    header omits it (and for skippable frames).
+    header omits it (and for skippable frames).  A named tuple: a layer of many
+    small files has tens of thousands of frames, and a tuple is made several
+    times faster than a frozen dataclass.
     """
 
     offset: int
@@ -1038,11 +1039,10 @@ class FrameScanner(_Closable):
             while True:
                 rc = lib.zck_framescan_feed(ptr, buf + off, total - off, recs, self._CAP, n_p, used_p)
                 n = int(n_p[0])
-                for i in range(n):
-                    r = recs[i]
-                    cs = int(r.content_size)
-                    out.append(FrameInfo(int(r.offset), int(r.size), r.kind == 1,
-                                         None if r.kind == 1 or cs == _UINT64_MAX else cs))
+                for r in ffi.unpack(recs, n):
+                    skippable = r.kind == 1
+                    cs = r.content_size
+                    out.append(FrameInfo(r.offset, r.size, skippable, None if skippable or cs == _UINT64_MAX else cs))
                 if rc != lib.ZCK_OK:
                     raise _error(rc, "scan frames", f"at offset {int(lib.zck_framescan_error_offset(ptr))}")
                 off += int(used_p[0])
