@@ -115,3 +115,38 @@ def test_gap_with_other_bytes_of_the_same_length_is_caught() -> None:
         assert gaps is not None and not verify._check_gaps(layer, gaps)
         with pytest.raises(DigestMismatchError, match="decompresses to"):
             layer.verify()
+
+
+def test_a_changed_byte_in_any_gap_is_caught() -> None:
+    """Every frame between two files, in turn, re-made with one header byte changed (same length)."""
+    blob, ann = bc.convert_tar(TAR)
+    with zstd_chunked.open(blob, ann) as layer:
+        frames = verify.scan_frames_of(layer)
+        gaps = verify._gaps_if_writer_layout(layer, frames)
+        assert gaps is not None and verify._check_gaps(layer, gaps)
+        starts = {f.offset: f for f in frames if not f.skippable}
+        gap_frames = [starts[g.start] for g in gaps if g.end > g.start]
+    assert len(gap_frames) >= 4  # several gaps: the check compares them as one group
+    parts = bc.split_blob(blob, ann)
+    tested = 0
+    for frame in gap_frames:
+        data = bytearray(bc.decompress(blob[frame.offset:frame.end]))
+        data[0] ^= 0x20
+        payload = parts.payload[:frame.offset] + bc.compress(bytes(data)) + parts.payload[frame.end:]
+        if len(payload) != len(parts.payload):
+            continue  # a frame of another length moves the file chunks: other checks catch that
+        forged, forged_ann = bc.assemble(payload, parts.toc, parts.tarsplit)
+        with zstd_chunked.open(forged, forged_ann) as layer:
+            gaps = verify._gaps_if_writer_layout(layer, verify.scan_frames_of(layer))
+            assert gaps is not None and not verify._check_gaps(layer, gaps), frame
+        tested += 1
+    assert tested >= 3
+
+
+def test_read_spans_join_close_ranges_up_to_the_cap() -> None:
+    gap, cap = verify.READ_GAP, verify.MAX_READ_SPAN
+    assert verify._read_spans([(0, 10, 5), (10 + gap, 20 + gap, 5)]) == [(0, 20 + gap)]
+    assert verify._read_spans([(0, 10, 5), (11 + gap, 20 + gap, 5)]) == [(0, 10), (11 + gap, 9)]
+    # joined while the read stays within the cap; a single longer range is read whole
+    assert verify._read_spans([(0, cap - 10, 1), (cap - 5, cap, 1), (cap + 1, cap + 2, 1)]) == [(0, cap), (cap + 1, 1)]
+    assert verify._read_spans([(0, 2 * cap, 1)]) == [(0, 2 * cap)]

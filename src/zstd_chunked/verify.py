@@ -15,6 +15,7 @@ Checks, in order:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from . import format as fmt
 from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, FrameInfo, FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
+from .rebuild import READ_GAP
 
 if TYPE_CHECKING:
     from .reader import Layer
@@ -38,6 +40,8 @@ PLAIN_BATCH = 32 << 20
 #: The single pass reads each stretch between two files at once: longer ones (no writer
 #: makes them) take the two-pass route, which reads in SCAN_PIECE pieces.
 MAX_GAP = 64 << 20
+#: Ranges to decode closer than READ_GAP are read together, up to this many bytes a read.
+MAX_READ_SPAN = 8 << 20
 
 
 class _HashSink:
@@ -130,11 +134,31 @@ def _decode_ranges(layer: Layer, ranges: list[tuple[int, int, int]],
     """
     arena = bytearray(sum(size for _start, _end, size in ranges))
     jobs = DecodeJobs(arena)
+    spans = _read_spans(ranges)
+    span_starts = [start for start, _length in spans]
+    handle = span_start = span_end = -1
     at = 0
     for start, end, size in ranges:
-        jobs.decode(jobs.source(layer.read_range(start, end - start)), 0, end - start, at, size, exact=exact)
+        if not span_start <= start <= end <= span_end:
+            span_start, length = spans[bisect.bisect_right(span_starts, start) - 1]
+            span_end = span_start + length
+            handle = jobs.source(layer.read_range(span_start, length))
+        jobs.decode(handle, start - span_start, end - start, at, size, exact=exact)
         at += size
     return arena, jobs.run(layer.threads)
+
+
+def _read_spans(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """``(offset, length)`` reads that cover ``ranges``: ranges close together (the frames of the
+    tar headers between small files) are read at once, at most :data:`MAX_READ_SPAN` bytes a read
+    (more when one range is longer)."""
+    spans: list[list[int]] = []
+    for start, end, _size in sorted(ranges):
+        if spans and start - spans[-1][1] <= READ_GAP and end - spans[-1][0] <= MAX_READ_SPAN:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    return [(start, end - start) for start, end in spans]
 
 
 def _decode_groups(layer: Layer, groups: list[list[FrameInfo]], hasher: BackgroundSha256) -> int:
@@ -279,12 +303,10 @@ def _check_gaps(layer: Layer, gaps: list[_Gap]) -> bool:
         arena, failure = _decode_ranges(layer, ranges, exact=True)
         if failure is not None:
             return False  # the two-pass route reports what is wrong
-        view = memoryview(arena)
-        at = 0
-        for g, size in zip(group, sizes):
-            if view[at:at + size] != b"".join(g.segments):
-                return False
-            at += size
+        # each range decoded to exactly its size, back to back in gap order: the arena equals
+        # the group's segments joined exactly when every gap holds its own segments
+        if arena != b"".join([s for g in group for s in g.segments]):
+            return False
     return True
 
 
