@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from . import format as fmt
 from ._native import TocMatcher, TocScan
-from .errors import FormatError
+from .errors import FormatError, LimitExceededError
 from .gojson import parse_rfc3339
 from .tarstream import TarHeader, header_in_segment, iterate_headers
 from .toc import GO_ZERO_TIME, Toc, TocEntry, entry_from_header
@@ -144,8 +144,8 @@ def _shown_in_step(toc: Toc, segments: Sequence[bytes], scan: TocScan) -> int | 
                 break
             try:
                 hdr, pending_after = header_in_segment(segments[index], pending, index)
-            except FormatError:
-                return None
+            except (FormatError, LimitExceededError):
+                return None  # the full check raises it, or whatever it finds first
             matched = hdr is not None
             if hdr is not None:
                 if entry_index < 0:
