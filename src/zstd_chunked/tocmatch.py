@@ -97,7 +97,7 @@ def check_toc_matches_tarsplit(toc: Toc, segments: Sequence[bytes], scan: TocSca
     ``segments`` are the tar-split segment payloads in order. Returns the number
     of headers compared. ``scan``, the C scanner's result the TOC was decoded
     from (:func:`~zstd_chunked.toc.parse_toc_scanned`), lets the common case be
-    shown in C (:func:`~zstd_chunked._native.toc_matches_tarsplit`); whatever
+    shown in C (:class:`~zstd_chunked._native.TocMatcher`); whatever
     it does not show equal is checked here.
     """
     if scan is not None and scan.count == len(toc.entries):
