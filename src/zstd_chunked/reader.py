@@ -19,8 +19,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import zstandard
 
@@ -132,9 +131,8 @@ def _decompress_limited(data: bytes, limit: int, what: str) -> bytes:
     return out.getvalue()
 
 
-@dataclass(frozen=True)
-class FileContent:
-    """Where a regular file's bytes are: its TOC entry and chunk list."""
+class FileContent(NamedTuple):
+    """Where a regular file's bytes are: its TOC entry and chunk list (made on every lookup)."""
 
     entry: TocEntry
     chunks: tuple[Chunk, ...]

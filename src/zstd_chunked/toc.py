@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import format as fmt
 from ._native import TocScan, TocText, toc_scan
@@ -493,9 +493,12 @@ def _validate_entry(entry: TocEntry, index: int) -> None:
 # Regular files with their chunks (mergeTocEntries)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """One chunk of a regular file: a run of whole frames in the blob."""
+class Chunk(NamedTuple):
+    """One chunk of a regular file: a run of whole frames in the blob.
+
+    A named tuple: opening a layer makes one per chunk, and a tuple is made
+    several times faster than a frozen dataclass.
+    """
 
     file_offset: int  # uncompressed offset in the file
     size: int  # uncompressed length
