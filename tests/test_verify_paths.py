@@ -9,6 +9,7 @@ import zstandard
 import zstd_chunked
 from zstd_chunked import verify
 from zstd_chunked.errors import DigestMismatchError, FormatError
+from zstd_chunked.reader import merge_ranges
 
 TAR = bc.make_tar([("dir", "d"), ("file", "d/a", b"alpha" * 5000), ("file", "d/b", bytes(3000) + b"z"),
                    ("file", "d/big", bytes(range(256)) * 2000), ("symlink", "d/l", "a")])
@@ -145,8 +146,12 @@ def test_a_changed_byte_in_any_gap_is_caught() -> None:
 
 def test_read_spans_join_close_ranges_up_to_the_cap() -> None:
     gap, cap = verify.READ_GAP, verify.MAX_READ_SPAN
-    assert verify._read_spans([(0, 10, 5), (10 + gap, 20 + gap, 5)]) == [(0, 20 + gap)]
-    assert verify._read_spans([(0, 10, 5), (11 + gap, 20 + gap, 5)]) == [(0, 10), (11 + gap, 9)]
+
+    def spans(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return merge_ranges(ranges, gap, cap)
+
+    assert spans([(0, 10), (10 + gap, 20 + gap)]) == [(0, 20 + gap)]
+    assert spans([(0, 10), (11 + gap, 20 + gap)]) == [(0, 10), (11 + gap, 9)]
     # joined while the read stays within the cap; a single longer range is read whole
-    assert verify._read_spans([(0, cap - 10, 1), (cap - 5, cap, 1), (cap + 1, cap + 2, 1)]) == [(0, cap), (cap + 1, 1)]
-    assert verify._read_spans([(0, 2 * cap, 1)]) == [(0, 2 * cap)]
+    assert spans([(0, cap - 10), (cap - 5, cap), (cap + 1, cap + 2)]) == [(0, cap), (cap + 1, 1)]
+    assert spans([(0, 2 * cap)]) == [(0, 2 * cap)]

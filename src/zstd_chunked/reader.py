@@ -641,11 +641,16 @@ class _ChunkStream:
         self._reader.close()
 
 
-def merge_ranges(spans: Iterable[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
-    """Sort ``(start, end)`` spans and merge those closer than ``gap``; returns ``(offset, length)``."""
+def merge_ranges(spans: Iterable[tuple[int, int]], gap: int,
+                 max_length: Optional[int] = None) -> list[tuple[int, int]]:
+    """Sort ``(start, end)`` spans and merge those closer than ``gap``; returns ``(offset, length)``.
+
+    With ``max_length``, a span is merged only while the result stays within that many
+    bytes (a single longer span is kept whole).
+    """
     merged: list[list[int]] = []
     for start, end in sorted(spans):
-        if merged and start - merged[-1][1] <= gap:
+        if merged and start - merged[-1][1] <= gap and (max_length is None or end - merged[-1][0] <= max_length):
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])

@@ -27,6 +27,7 @@ from . import format as fmt
 from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, FrameInfo, FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
+from .reader import merge_ranges
 from .rebuild import READ_GAP
 
 if TYPE_CHECKING:
@@ -134,7 +135,8 @@ def _decode_ranges(layer: Layer, ranges: list[tuple[int, int, int]],
     """
     arena = bytearray(sum(size for _start, _end, size in ranges))
     jobs = DecodeJobs(arena)
-    spans = _read_spans(ranges)
+    # ranges close together (the frames of the tar headers between small files) are read at once
+    spans = merge_ranges(((start, end) for start, end, _size in ranges), READ_GAP, MAX_READ_SPAN)
     span_starts = [start for start, _length in spans]
     handle = span_start = span_end = -1
     at = 0
@@ -146,19 +148,6 @@ def _decode_ranges(layer: Layer, ranges: list[tuple[int, int, int]],
         jobs.decode(handle, start - span_start, end - start, at, size, exact=exact)
         at += size
     return arena, jobs.run(layer.threads)
-
-
-def _read_spans(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
-    """``(offset, length)`` reads that cover ``ranges``: ranges close together (the frames of the
-    tar headers between small files) are read at once, at most :data:`MAX_READ_SPAN` bytes a read
-    (more when one range is longer)."""
-    spans: list[list[int]] = []
-    for start, end, _size in sorted(ranges):
-        if spans and start - spans[-1][1] <= READ_GAP and end - spans[-1][0] <= MAX_READ_SPAN:
-            spans[-1][1] = max(spans[-1][1], end)
-        else:
-            spans.append([start, end])
-    return [(start, end - start) for start, end in spans]
 
 
 def _decode_groups(layer: Layer, groups: list[list[FrameInfo]], hasher: BackgroundSha256) -> int:
