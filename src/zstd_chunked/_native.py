@@ -527,7 +527,7 @@ class TarSplitScan(_Closable):
 class TocScan:
     """The result of :func:`toc_scan`: per-entry integers and the unescaped strings."""
 
-    __slots__ = ("fields", "text", "count", "version", "tarsplit_digest", "_raw_fields", "_raw_text")
+    __slots__ = ("fields", "text", "count", "version", "tarsplit_digest", "_raw_fields")
 
     FIELDS = lib.ZCK_TOCSCAN_FIELDS
     PYTHON = lib.ZCK_TOCSCAN_PYTHON
@@ -538,7 +538,7 @@ class TocScan:
     NONASCII = lib.ZCK_TOCSCAN_NONASCII
 
     def __init__(self, fields: list[int], text: bytes, count: int, version: int, tarsplit_digest: bytes,
-                 raw: tuple[Any, Any] | None = None) -> None:
+                 raw_fields: Any = None) -> None:
         #: :attr:`FIELDS` integers per entry, laid out as ``enum zck_tocscan_field``.
         self.fields = fields
         #: The unescaped strings of every entry, back to back (UTF-8).
@@ -546,9 +546,8 @@ class TocScan:
         self.count = count
         self.version = version
         self.tarsplit_digest = tarsplit_digest
-        # the scanner's own arrays (fields, text), for TocMatcher
-        self._raw_fields: Any = None if raw is None else raw[0]
-        self._raw_text: bytes = b"" if raw is None else raw[1]
+        # the scanner's own int64 array of the fields (with text), for TocMatcher
+        self._raw_fields = raw_fields
 
 
 _uncleared = ffi.new_allocator(should_clear_after_alloc=False)
@@ -589,9 +588,8 @@ def toc_scan(data: bytes, max_entries: int) -> TocScan | None:
         version = int(top[lib.ZCK_TOCSCAN_VERSION])
     digest = ffi.buffer(out + top[lib.ZCK_TOCSCAN_DIGEST_START],
                         top[lib.ZCK_TOCSCAN_DIGEST_END] - top[lib.ZCK_TOCSCAN_DIGEST_START])[:]
-    text = ffi.buffer(out, out_len)[:] if out_len else b""
-    return TocScan(ffi.unpack(fields, count * lib.ZCK_TOCSCAN_FIELDS) if count else [], text, count, version, digest,
-                   (fields, text))
+    return TocScan(ffi.unpack(fields, count * lib.ZCK_TOCSCAN_FIELDS) if count else [],
+                   ffi.buffer(out, out_len)[:] if out_len else b"", count, version, digest, fields)
 
 
 def _type_names(types: dict[bytes, str]) -> bytes:
@@ -603,9 +601,6 @@ def _type_names(types: dict[bytes, str]) -> bytes:
             raise ValueError(f"typeflag {flag!r} -> {name!r} does not fit the table")
         table[flag[0] * slot:flag[0] * slot + len(encoded)] = encoded
     return bytes(table)
-
-
-_TYPE_NAMES: dict[tuple[tuple[bytes, str], ...], bytes] = {}
 
 
 class TocMatcher(_Closable):
@@ -629,10 +624,7 @@ class TocMatcher(_Closable):
         super().__init__()
         if scan._raw_fields is None:
             raise ValueError("the TOC scan keeps no arrays (made without toc_scan)")
-        key = tuple(sorted(types.items()))
-        names = _TYPE_NAMES.get(key)
-        if names is None:
-            names = _TYPE_NAMES[key] = _type_names(types)
+        names = _type_names(types)
         # kept alive here: C reads them until the matcher is closed
         self._keep = (scan, names, chunk_type.encode("ascii"))
         self._segments = segments
@@ -645,7 +637,7 @@ class TocMatcher(_Closable):
         raw = lib.zck_tocmatch_new()
         self._ptr = _new_context(raw, lib.zck_tocmatch_free, int(lib.zck_tocmatch_sizeof(raw)), "a TOC matcher")
         chunk = self._keep[2]
-        _check(lib.zck_tocmatch_start(self._ptr, scan._raw_fields, scan.count, scan._raw_text, len(scan._raw_text),
+        _check(lib.zck_tocmatch_start(self._ptr, scan._raw_fields, scan.count, scan.text, len(scan.text),
                                       chunk, len(chunk), names), "start the TOC matcher")
 
     #: Segments handed to C at a time (joined into one buffer).
