@@ -146,14 +146,10 @@ def _shown_in_step(toc: Toc, segments: Sequence[bytes], scan: TocScan) -> int | 
                 hdr, pending_after = header_in_segment(segments[index], pending, index)
             except (FormatError, LimitExceededError):
                 return None  # the full check raises it, or whatever it finds first
-            matched = hdr is not None
-            if hdr is not None:
-                if entry_index < 0:
-                    return None
-                entry = toc.entries[entry_index]
-                if entry.name != hdr.name or not _same(entry, hdr, instants):
-                    return None
-            if matcher.take(matched, pending_after) != TocMatcher.DONE:
+            if hdr is not None and (entry_index < 0 or toc.entries[entry_index].name != hdr.name
+                                    or not _same(toc.entries[entry_index], hdr, instants)):
+                return None
+            if matcher.take(hdr is not None, pending_after) != TocMatcher.DONE:
                 return None
             index += 1
         if status != TocMatcher.DONE:
