@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import format as fmt
+from ._collector import collector_paused
 from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, crc64
 from .errors import DigestMismatchError, FormatError, MissingTarSplitError
@@ -268,6 +269,11 @@ def write_tar(layer: Layer, write: Any, *, batched: bool = True, exact_frames: b
     batched file must hold exactly its bytes, zero chunks included (they are
     decoded instead of written as zeros).
     """
+    with collector_paused():
+        return _write_tar(layer, write, batched, exact_frames)
+
+
+def _write_tar(layer: Layer, write: Any, batched: bool, exact_frames: bool) -> str:
     hasher = BackgroundSha256()
     def out(data: Any) -> None:
         hasher.update(data)

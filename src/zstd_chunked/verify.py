@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import zstandard
 
 from . import format as fmt
+from ._collector import collector_paused
 from ._hashing import BackgroundSha256
 from ._native import DecodeJobs, FrameInfo, FrameScanner, parse_footer
 from .errors import DigestMismatchError, FormatError
@@ -339,6 +340,11 @@ def _check_footer(layer: Layer) -> None:
 
 def verify_layer(layer: Layer, diff_id: Optional[str] = None) -> dict[str, Any]:
     """Run every check; raise the first failure; return a report of what was checked."""
+    with collector_paused():
+        return _verify(layer, diff_id)
+
+
+def _verify(layer: Layer, diff_id: Optional[str]) -> dict[str, Any]:
     from .rebuild import write_tar
 
     report: dict[str, Any] = {"authenticated": layer.authenticated}

@@ -31,6 +31,7 @@ from typing import IO, Any, BinaryIO, Callable, Optional, Union
 import zstandard
 
 from . import format as fmt
+from ._collector import collector_paused
 from ._frames import MAX_ONESHOT_FRAME, BlobSink, FrameWriter, OpenFrame, zeros_view
 from ._hashing import BackgroundSha256
 from ._native import (
@@ -753,7 +754,8 @@ def convert(src: PathOrFile, dst: PathOrFile, *, level: int = fmt.DEFAULT_LEVEL,
     try:
         dest = Output(dst)
         try:
-            info = _run_conversion(source.stream, dest, level, nthreads)
+            with collector_paused():
+                info = _run_conversion(source.stream, dest, level, nthreads)
             dest.commit()
         except BaseException:
             dest.abort()
