@@ -1635,11 +1635,18 @@ class DecodeJobs:
     the first failure instead of raising, so the caller can name the file or
     chunk in its own error.  The arena and the sources must stay alive and
     unchanged until :meth:`run` returns.
+
+    The arena is a ``bytearray``, never a ``memoryview``: cffi holds a buffer
+    on it, and when a view and that buffer end up in a reference cycle (a
+    traceback's frames), the cyclic collector may free them in an order that
+    crashes the interpreter (seen as a segfault in ``memory_dealloc``).
     """
 
     __slots__ = ("_arena", "_base", "_sources", "_specs")
 
-    def __init__(self, arena: bytearray | memoryview) -> None:
+    def __init__(self, arena: bytearray) -> None:
+        if not isinstance(arena, bytearray):
+            raise TypeError(f"the arena must be a bytearray, not {type(arena).__name__}")
         self._arena = arena
         self._base = ffi.from_buffer("uint8_t[]", arena, require_writable=True)
         self._sources: list[Any] = []

@@ -109,6 +109,13 @@ def _arena_jobs(parts: list[bytes]) -> tuple[bytearray, DecodeJobs, list[bytes]]
     return arena, jobs, frames
 
 
+@pytest.mark.parametrize("arena", [memoryview(bytearray(8)), bytes(8)], ids=["memoryview", "bytes"])
+def test_decode_jobs_arena_is_a_bytearray(arena: object) -> None:
+    # a memoryview arena in a reference cycle crashed the interpreter during a collection
+    with pytest.raises(TypeError, match="bytearray"):
+        DecodeJobs(arena)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("threads", [0, 1, 3])
 def test_decode_jobs_check_sha256_and_crc(threads: int) -> None:
     parts = [os.urandom(1000), b"a" * 70_000, b"", b"xyz"]
