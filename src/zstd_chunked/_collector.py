@@ -24,8 +24,11 @@ def collector_paused() -> Iterator[None]:
 
     Nested blocks and a collector the program switched off itself are left
     alone.  Reference counting still frees every object as usual; only
-    cycles made meanwhile (by this or any other thread) wait for the next
-    collection after the block.
+    cycles made meanwhile (by this or any other thread) wait, and no longer
+    than one operation: when operations overlap in several threads, the
+    collector comes back on as soon as the one that paused it ends, and the
+    first allocation then runs a collection (the count is long past its
+    threshold).
     """
     if not gc.isenabled():
         yield
